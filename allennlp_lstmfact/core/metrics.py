@@ -1,0 +1,75 @@
+"""
+What seed 001 measures: parameter counts, the efficiency E(r) (eq. 10), and matrix norms.
+"""
+from typing import Dict
+
+import torch
+from torch import nn
+
+
+def count_parameters(module: nn.Module, trainable_only: bool = False) -> int:
+    """
+    Numbers a model stores as parameters. Pruned entries of a `MaskedLinear` are not counted:
+    its weight counts as the mask's non-zeros.
+    """
+    from allennlp_lstmfact.core.layers import MaskedLinear  # local: layers imports factorize only
+
+    total = 0
+    for submodule in module.modules():
+        for name, parameter in submodule.named_parameters(recurse=False):
+            if trainable_only and not parameter.requires_grad:
+                continue
+            if isinstance(submodule, MaskedLinear) and name == "weight":
+                total += submodule.num_kept()
+            else:
+                total += parameter.numel()
+    return total
+
+
+def relative_reduction(a: float, b: float) -> float:
+    """R(a, b) = (a − b) / a with a = max(a, b) (seed 001, eq. 10)."""
+    if a < b:
+        raise ValueError(f"R(a, b) needs a >= b (a is the larger value), got a={a}, b={b}")
+    return (a - b) / a if a != 0 else 0.0
+
+
+def efficiency(metric: float, compressed_metric: float, params: int, compressed_params: int,
+               lower_is_better: bool = False) -> float:
+    """
+    E(r) = R(M, M^r) / R(P, P^r) (seed 001, eq. 10). Smaller is better; negative when compression
+    improved the metric.
+
+    # Parameters
+
+    metric : `float`
+        M, the uncompressed model's metric (accuracy, F1, or perplexity).
+    compressed_metric : `float`
+        M^r, the compressed model's.
+    params, compressed_params : `int`
+        P and P^r; P^r must be smaller than P.
+    lower_is_better : `bool`, optional (default = `False`)
+        `True` for perplexity: the numerator becomes R(M^r, M).
+    """
+    if compressed_params >= params:
+        raise ValueError(f"E(r) needs fewer parameters after compression, got P={params}, P^r={compressed_params}")
+    loss = compressed_metric - metric if lower_is_better else metric - compressed_metric
+    # R(a, b) with a = max(a, b): the sign says whether the metric got worse (+) or better (−).
+    worse, better = (compressed_metric, metric) if lower_is_better else (metric, compressed_metric)
+    top = max(worse, better)
+    numerator = loss / top if top != 0 else 0.0
+    return numerator / relative_reduction(params, compressed_params)
+
+
+def matrix_norms(weight: torch.Tensor) -> Dict[str, float]:
+    """
+    Seed 001's norm analysis of one matrix: the entry-wise L1 norm Σ|w_ij|, σ(‖W‖₁) defined here as
+    the standard deviation of the per-row L1 norms (one row = one gate unit's weights), and the
+    nuclear norm Σσ_i.
+    """
+    weight = weight.detach().double()
+    row_l1 = weight.abs().sum(dim=1)
+    return {
+        "l1": float(row_l1.sum()),
+        "l1_row_std": float(row_l1.std(unbiased=False)),
+        "nuclear": float(torch.linalg.svdvals(weight).sum()),
+    }

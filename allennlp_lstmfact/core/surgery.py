@@ -1,0 +1,190 @@
+"""
+One entry point, `compress_modules`, that replaces the `nn.Linear` layers of a module tree
+selected by a `CompressionSpec` with `LowRankLinear` / `MaskedLinear` layers, in place.
+"""
+import re
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Sequence, Tuple
+
+from torch import nn
+
+from allennlp_lstmfact.core.factorize import METHODS, relative_error
+from allennlp_lstmfact.core.layers import LowRankLinear, MaskedLinear
+
+
+@dataclass(frozen=True)
+class CompressionSpec:
+    """
+    What to compress and how.
+
+    # Parameters
+
+    method : `str`
+        `"svd"`, `"semi_nmf"` or `"prune"` (magnitude pruning at the parameter budget of `rank`).
+    rank : `int`
+        Rank r for every target (unless `rank_pattern` says otherwise).
+    targets : `Sequence[str]`, optional (default = `()`)
+        Module names matched exactly or as a dotted suffix (`"state_linearity"` matches
+        `"...forward_layer_0.state_linearity"`).
+    target_regex : `str`, optional (default = `None`)
+        A regular expression that must match the whole module name. Either or both may be given.
+    exclude : `Sequence[str]`, optional (default = `()`)
+        Regular expressions (searched) of module names never to touch.
+    rank_pattern : `Dict[str, int]`, optional (default = `{}`)
+        Regular expression (searched in the module name) → rank; the first match wins.
+    allow_parameter_increase : `bool`, optional (default = `False`)
+        Permit ranks with r(m + n) ≥ mn.
+    random_state : `int`, optional (default = `0`)
+    method_options : `Dict`, optional (default = `{}`)
+        Passed to the factorization (`solver` for SVD; `init`, `max_iter`, `tol` for Semi-NMF).
+    """
+
+    method: str
+    rank: int
+    targets: Tuple[str, ...] = ()
+    target_regex: Optional[str] = None
+    exclude: Tuple[str, ...] = ()
+    rank_pattern: Dict[str, int] = field(default_factory=dict)
+    allow_parameter_increase: bool = False
+    random_state: int = 0
+    method_options: Dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.method not in METHODS:
+            raise ValueError(f"unknown compression method {self.method!r}; allowed: {', '.join(METHODS)}")
+        if isinstance(self.targets, str):
+            object.__setattr__(self, "targets", (self.targets,))
+        object.__setattr__(self, "targets", tuple(self.targets))
+        object.__setattr__(self, "exclude", tuple(self.exclude))
+        if not self.targets and self.target_regex is None:
+            raise ValueError("a CompressionSpec needs `targets` or `target_regex` (which modules to compress)")
+        for pattern in (self.target_regex, *self.exclude, *self.rank_pattern):
+            if pattern is not None:
+                try:
+                    re.compile(pattern)
+                except re.error as error:
+                    raise ValueError(f"invalid regular expression {pattern!r}: {error}") from None
+
+    def matches(self, name: str) -> bool:
+        if any(re.search(pattern, name) for pattern in self.exclude):
+            return False
+        by_name = any(name == target or name.endswith("." + target) for target in self.targets)
+        by_regex = self.target_regex is not None and re.fullmatch(self.target_regex, name) is not None
+        return by_name or by_regex
+
+    def rank_for(self, name: str) -> int:
+        for pattern, rank in self.rank_pattern.items():
+            if re.search(pattern, name):
+                return rank
+        return self.rank
+
+
+@dataclass
+class CompressedMatrix:
+    """One row of a `CompressionReport`."""
+
+    name: str
+    shape: Tuple[int, int]
+    method: str
+    rank: int
+    params_before: int
+    params_after: int
+    relative_error: float
+
+
+@dataclass
+class CompressionReport:
+    """What `compress_modules` did: one `CompressedMatrix` per replaced layer."""
+
+    matrices: List[CompressedMatrix] = field(default_factory=list)
+
+    @property
+    def targeted(self) -> List[str]:
+        return [matrix.name for matrix in self.matrices]
+
+    @property
+    def params_before(self) -> int:
+        return sum(matrix.params_before for matrix in self.matrices)
+
+    @property
+    def params_after(self) -> int:
+        return sum(matrix.params_after for matrix in self.matrices)
+
+    def to_markdown(self) -> str:
+        lines = ["| matrix | shape | method | rank | params before | params after | rel. error |",
+                 "|---|---|---|---:|---:|---:|---:|"]
+        for m in self.matrices:
+            lines.append(f"| {m.name} | {m.shape[0]}x{m.shape[1]} | {m.method} | {m.rank} | "
+                         f"{m.params_before:,} | {m.params_after:,} | {m.relative_error:.4f} |")
+        lines.append(f"| **total** | | | | {self.params_before:,} | {self.params_after:,} | |")
+        return "\n".join(lines)
+
+
+def compress_linear(linear: nn.Linear, rank: int, method: str, *, allow_parameter_increase: bool = False,
+                    random_state: int = 0, **method_options) -> nn.Module:
+    """A compressed copy of one `nn.Linear` (`LowRankLinear` or, for `"prune"`, `MaskedLinear`)."""
+    if method == "prune":
+        return MaskedLinear.from_linear(linear, rank, allow_parameter_increase=allow_parameter_increase)
+    return LowRankLinear.from_linear(linear, rank, method, allow_parameter_increase=allow_parameter_increase,
+                                     random_state=random_state, **method_options)
+
+
+def compressed_parameter_count(layer: nn.Module) -> int:
+    """Numbers stored for the weight of a (compressed) linear layer, bias excluded."""
+    if isinstance(layer, MaskedLinear):
+        return layer.num_kept()
+    if isinstance(layer, LowRankLinear):
+        return layer.weight_u.numel() + layer.weight_v.numel()
+    return layer.weight.numel()
+
+
+def find_targets(root: nn.Module, spec: CompressionSpec) -> List[str]:
+    """Names of the modules of `root` that `spec` selects; raises if one is not a plain `nn.Linear`."""
+    names = []
+    for name, module in root.named_modules():
+        if not name or not spec.matches(name):
+            continue
+        if type(module) is not nn.Linear:
+            raise ValueError(f"module {name!r} matched the compression targets but is a "
+                             f"{type(module).__name__}; only plain torch.nn.Linear layers can be compressed")
+        names.append(name)
+    return names
+
+
+def compress_modules(root: nn.Module, spec: CompressionSpec, progress: bool = False) -> CompressionReport:
+    """
+    Replace every `nn.Linear` of `root` selected by `spec`, in place, and report what changed.
+
+    All targets are factorized before any is replaced, so an error (bad rank, NaN weights) leaves
+    `root` untouched. Raises `ValueError` when nothing matched.
+    """
+    names = find_targets(root, spec)
+    if not names:
+        available = [name for name, module in root.named_modules() if isinstance(module, nn.Linear)]
+        raise ValueError(f"no module matched targets={list(spec.targets)} target_regex={spec.target_regex!r}; "
+                         f"nn.Linear modules available: {available[:20]}{' ...' if len(available) > 20 else ''}")
+    if progress:
+        from tqdm import tqdm
+
+        names_iter = tqdm(names, desc=f"{spec.method} compression")
+    else:
+        names_iter = names
+    replacements, report = {}, CompressionReport()
+    for name in names_iter:
+        linear = root.get_submodule(name)
+        rank = spec.rank_for(name)
+        try:
+            layer = compress_linear(linear, rank, spec.method, allow_parameter_increase=spec.allow_parameter_increase,
+                                    random_state=spec.random_state, **spec.method_options)
+        except ValueError as error:
+            raise ValueError(f"cannot compress {name!r}: {error}") from None
+        replacements[name] = layer
+        report.matrices.append(CompressedMatrix(
+            name=name, shape=tuple(linear.weight.shape), method=spec.method, rank=rank,
+            params_before=linear.weight.numel(), params_after=compressed_parameter_count(layer),
+            relative_error=relative_error(linear.weight.data, layer.reconstruct_weight().data),
+        ))
+    for name, layer in replacements.items():
+        parent_name, _, child_name = name.rpartition(".")
+        setattr(root.get_submodule(parent_name), child_name, layer)
+    return report
