@@ -1,0 +1,39 @@
+"""
+Compatibility patches that let allennlp 2.10.1 and allennlp-models 2.10.1 run on CPython 3.11
+with torch 2.13. One module per breakage:
+
+1. `torchvision_stand_in`: allennlp imports torchvision, which is not installed.
+2. `reduce_on_plateau`: torch's `ReduceLROnPlateau` no longer takes `verbose`.
+3. `trusted_load`: torch.load's `weights_only=True` default rejects allennlp's checkpoints and
+   tensor cache.
+4. `spawn_lock`: the multi-process data loader shares a fork-context lock with spawned workers.
+5. `sparse_clipping`: `grad_norm` clipping fails on sparse gradients.
+6. `cuda_device`: `cuda_device: 0` on a CPU machine gives a torch error, not a ConfigurationError.
+
+A `.pth` file imports `allennlp_lstmfact_compat.startup`, which calls `apply_all()` in every
+Python process of the virtual environment. Importing this package imports neither torch nor
+allennlp; each patch is imported and applied right after the allennlp module it repairs.
+"""
+from allennlp_lstmfact_compat import hooks, torchvision_stand_in
+
+# allennlp module -> the patch module that repairs it
+PATCHES = {
+    "allennlp.training.learning_rate_schedulers.pytorch_lr_schedulers": "reduce_on_plateau",
+    "allennlp.training.checkpointer": "trusted_load",
+    "allennlp.common.file_utils": "trusted_load",
+    "allennlp.data.data_loaders.multiprocess_data_loader": "spawn_lock",
+    "allennlp.training.util": "sparse_clipping",
+    "allennlp.training.gradient_descent_trainer": "sparse_clipping",
+    "allennlp.common.util": "cuda_device",
+    **{name: "torchvision_stand_in" for name in torchvision_stand_in.IMPORTERS},
+}
+
+
+def apply_all() -> None:
+    """
+    Put every patch in effect: now for allennlp modules already imported, otherwise right after
+    they are. Cheap, and calling it again does nothing.
+    """
+    torchvision_stand_in.install()
+    for module_name, patch in PATCHES.items():
+        hooks.when_imported(module_name, f"{__name__}.{patch}")

@@ -1,0 +1,148 @@
+"""
+Compressing the biLSTM of a pretrained ELMo inside AllenNLP models.
+
+The compression happens when the model is constructed, right after `Elmo` has loaded its
+weights, so the compressed structure follows from the config and a trained archive reloads
+with stock `allennlp evaluate` / `predict`.
+"""
+import logging
+from typing import Any, Dict, List, Optional, Union
+
+from allennlp.common import FromParams
+from allennlp.common.checks import ConfigurationError
+from allennlp.data import Vocabulary
+from allennlp.models import Model
+from allennlp.modules.elmo import Elmo
+from allennlp.modules.token_embedders import ElmoTokenEmbedder, TokenEmbedder
+from torch import nn
+
+from allennlp_lstmfact.bilm_files import check_elmo_files
+from allennlp_lstmfact.core import CompressionReport, CompressionSpec, compress_modules, count_parameters
+from allennlp_lstmfact.core.factorize import METHODS
+
+logger = logging.getLogger(__name__)
+
+TARGET_MODULES = {"W_i": ("input_linearity",), "W_h": ("state_linearity",),
+                  "both": ("input_linearity", "state_linearity")}
+DIRECTIONS = ("forward", "backward")
+
+
+class ElmoCompression(FromParams):
+    """
+    The `compression` block of a config: which of ELMo's LSTM matrices to compress, and how.
+
+    # Parameters
+
+    method : `str`
+        `"svd"`, `"semi_nmf"` or `"prune"` (magnitude pruning at the budget of a rank-r factorization).
+    rank : `int`
+        Rank r (for pruning: keep r(m + n) of the mn weights). Declared `Union[int, float]` only so
+        that a non-integer reaches this class's check and gets a `ConfigurationError`.
+    target : `str`, optional (default = `"W_h"`)
+        `"W_i"` (input→gates, `input_linearity`), `"W_h"` (hidden→gates, `state_linearity`) or `"both"`.
+    layers : `List[int]`, optional (default = all layers)
+    directions : `List[str]`, optional (default = `["forward", "backward"]`)
+    allow_parameter_increase : `bool`, optional (default = `False`)
+        Allow ranks with r(m + n) ≥ mn (e.g. full rank, to check exactness).
+    seed : `int`, optional (default = `0`)
+        Random state of the randomized SVD solver and of Semi-NMF.
+    method_options : `Dict[str, Any]`, optional (default = `{}`)
+        Passed to the method: `solver` for SVD; `init`, `solver`, `max_iter`, `tol` for Semi-NMF.
+    """
+
+    def __init__(self, method: str, rank: Union[int, float], target: str = "W_h", layers: Optional[List[int]] = None,
+                 directions: Optional[List[str]] = None, allow_parameter_increase: bool = False, seed: int = 0,
+                 method_options: Optional[Dict[str, Any]] = None) -> None:
+        if method not in METHODS:
+            raise ConfigurationError(f"compression.method {method!r} is unknown; allowed: {', '.join(METHODS)}")
+        if target not in TARGET_MODULES:
+            raise ConfigurationError(f"compression.target {target!r} is unknown; allowed: {', '.join(TARGET_MODULES)}")
+        if isinstance(rank, bool) or not isinstance(rank, int) or rank <= 0:
+            raise ConfigurationError(f"compression.rank must be a positive integer, got {rank!r}")
+        directions = list(DIRECTIONS) if directions is None else directions
+        unknown = [d for d in directions if d not in DIRECTIONS]
+        if unknown or not directions:
+            raise ConfigurationError(f"compression.directions {directions!r} is invalid; allowed: "
+                                     f"a non-empty subset of {list(DIRECTIONS)}")
+        if layers is not None and (not layers or any(isinstance(k, bool) or not isinstance(k, int) for k in layers)):
+            raise ConfigurationError(f"compression.layers must be a non-empty list of layer indices, got {layers!r}")
+        self.method, self.rank, self.target = method, rank, target
+        self.layers, self.directions = layers, directions
+        self.allow_parameter_increase, self.seed = allow_parameter_increase, seed
+        self.method_options = dict(method_options or {})
+
+    def spec(self, num_layers: int) -> CompressionSpec:
+        """The core `CompressionSpec` for an ELMo biLM with `num_layers` LSTM layers."""
+        layers = list(range(num_layers)) if self.layers is None else self.layers
+        bad = [k for k in layers if not 0 <= k < num_layers]
+        if bad:
+            raise ConfigurationError(f"compression.layers {bad} out of range; this ELMo has layers 0..{num_layers - 1}")
+        regex = r"(.*\.)?({})_layer_({})\.({})".format(
+            "|".join(self.directions), "|".join(map(str, layers)), "|".join(TARGET_MODULES[self.target]))
+        return CompressionSpec(method=self.method, rank=self.rank, target_regex=regex,
+                               allow_parameter_increase=self.allow_parameter_increase, random_state=self.seed,
+                               method_options=self.method_options)
+
+    def apply(self, module: nn.Module) -> CompressionReport:
+        """Compress every ELMo found in `module`, in place; `ConfigurationError` if there is none."""
+        elmos = [m for m in module.modules() if isinstance(m, Elmo)]
+        if not elmos:
+            raise ConfigurationError(f"no allennlp Elmo module found in {type(module).__name__} to compress")
+        report = CompressionReport()
+        for elmo in elmos:
+            num_layers = elmo._elmo_lstm._elmo_lstm.num_layers
+            try:
+                part = compress_modules(elmo, self.spec(num_layers))
+            except ValueError as error:
+                raise ConfigurationError(f"ELMo compression failed: {error}") from None
+            report.matrices.extend(part.matrices)
+        logger.info("Compressed ELMo (%s, %s, rank %d): %d -> %d parameters in %d matrices\n%s", self.method,
+                    self.target, self.rank, report.params_before, report.params_after, len(report.matrices),
+                    report.to_markdown())
+        return report
+
+
+@TokenEmbedder.register("factorized_elmo_token_embedder")
+class FactorizedElmoTokenEmbedder(ElmoTokenEmbedder):
+    """
+    `elmo_token_embedder` whose biLSTM matrices are compressed right after the weights load.
+
+    Registered as a `TokenEmbedder` with name "factorized_elmo_token_embedder".
+
+    # Parameters
+
+    compression : `ElmoCompression`, optional (default = `None`)
+        What to compress; `None` leaves ELMo as it is. Every other parameter is
+        `ElmoTokenEmbedder`'s (options_file and weight_file may be paths or URLs).
+    """
+
+    def __init__(self, options_file: str, weight_file: str, compression: Optional[ElmoCompression] = None,
+                 **kwargs) -> None:
+        check_elmo_files(options_file, weight_file)
+        super().__init__(options_file=options_file, weight_file=weight_file, **kwargs)
+        self.compression_report = compression.apply(self._elmo) if compression is not None else None
+
+
+class ElmoCompressedModel(Model):
+    """
+    Builds any `Model` and compresses the ELMo inside it (e.g. BCN, which takes a top-level `elmo`).
+
+    Registered as a `Model` with name "with_compressed_elmo"; the constructed object is the inner
+    model itself, so predictors and metrics are the inner model's.
+
+    # Parameters
+
+    model : `Model`
+        The model to build (its ELMo weights are loaded as usual).
+    compression : `ElmoCompression`
+    """
+
+    @classmethod
+    def build(cls, vocab: Vocabulary, model: Model, compression: ElmoCompression) -> Model:
+        before = count_parameters(model)
+        model.compression_report = compression.apply(model)
+        logger.info("%s: %d -> %d parameters", type(model).__name__, before, count_parameters(model))
+        return model
+
+
+Model.register("with_compressed_elmo", constructor="build")(ElmoCompressedModel)

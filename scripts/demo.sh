@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# The demo: train BCN + ELMo on SST-5 (small CPU preset) with ELMo's W_h compressed by SVD,
+# evaluate the archive with stock `allennlp evaluate`, and print parameters and accuracy.
+# METHOD / TARGET / RANK / LAYERS choose the compression (defaults: svd, W_h, 4).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export METHOD="${METHOD:-svd}" TARGET="${TARGET:-W_h}" RANK="${RANK:-4}"
+config=training_configs/classification/bcn_elmo_sst5_small.jsonnet
+out="${OUT:-runs/demo-$METHOD-$TARGET-r$RANK}"
+data="${LSTMFACT_DATA:-}"
+test_file="${data:+$data/sst/test.txt}"
+test_file="${test_file:-https://allennlp.s3.amazonaws.com/datasets/sst/test.txt}"
+
+echo "== training $config ($METHOD on ELMo $TARGET, rank $RANK) -> $out"
+rm -rf "$out"
+allennlp train "$config" -s "$out" --include-package allennlp_lstmfact 2>&1 \
+  | grep -E "Compressed ELMo|^\| |parameters|accuracy|Epoch" || true
+echo "== evaluating $out/model.tar.gz on $test_file"
+allennlp evaluate "$out/model.tar.gz" "$test_file" --include-package allennlp_lstmfact \
+  --output-file "$out/test_metrics.json" > "$out/evaluate.log" 2>&1
+python - "$out" <<'PY'
+import sys
+from allennlp_lstmfact.reporting import summarize_run
+print(summarize_run(sys.argv[1]))
+PY
