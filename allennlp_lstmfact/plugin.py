@@ -26,8 +26,8 @@ CONFIG_DEFAULTS = {
     "SEED": "13370",
     # Sizes of the CPU presets (e.g. training_configs/classification/bcn_elmo_sst5_small.jsonnet).
     "ELMO_DIM": "",  # "" = the default ELMo's
-    "MAX_TRAIN_INSTANCES": "2000",
-    "NUM_EPOCHS": "2",
+    "MAX_TRAIN_INSTANCES": "0",  # 0 = all
+    "NUM_EPOCHS": "3",
 }
 for _name, _value in CONFIG_DEFAULTS.items():
     os.environ.setdefault(_name, _value)

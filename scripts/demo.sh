@@ -12,14 +12,11 @@ test_file="${data:+$data/sst/test.txt}"
 test_file="${test_file:-https://allennlp.s3.amazonaws.com/datasets/sst/test.txt}"
 
 echo "== training $config ($METHOD on ELMo $TARGET, rank $RANK) -> $out"
-rm -rf "$out"
-allennlp train "$config" -s "$out" --include-package allennlp_lstmfact 2>&1 \
-  | grep -E "Compressed ELMo|^\| |parameters|accuracy|Epoch" || true
+rm -rf "$out" && mkdir -p "$(dirname "$out")"
+allennlp train "$config" -s "$out" --include-package allennlp_lstmfact > "$out.train.log" 2>&1 \
+  || { tail -30 "$out.train.log"; exit 1; }
+grep -E "Compressed ELMo|Epoch [0-9]+/|\"best_validation_accuracy\"" "$out.train.log" || true
 echo "== evaluating $out/model.tar.gz on $test_file"
 allennlp evaluate "$out/model.tar.gz" "$test_file" --include-package allennlp_lstmfact \
   --output-file "$out/test_metrics.json" > "$out/evaluate.log" 2>&1
-python - "$out" <<'PY'
-import sys
-from allennlp_lstmfact.reporting import summarize_run
-print(summarize_run(sys.argv[1]))
-PY
+python scripts/summarize_run.py "$out" 2>/dev/null

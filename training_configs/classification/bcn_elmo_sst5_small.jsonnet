@@ -1,6 +1,6 @@
 // BCN + ELMo on SST-5 (McCann et al. 2017; Peters et al. 2018), CPU-sized for a demo and for
 // tests: the model and reader of allennlp-models' biattentive_classification_network_elmo, with
-// small dimensions, no GloVe (a trainable 50-d embedding), 2 epochs on a 2,000-sentence sample.
+// small dimensions, no GloVe (a trainable 50-d embedding), 3 epochs (NUM_EPOCHS, MAX_TRAIN_INSTANCES).
 // Expected score: far below the paper's 54.5 (full BCN + official ELMo + GloVe); this preset
 // checks the pipeline, it does not reproduce the table.
 // ELMo: LSTMFACT_DATA/elmo/tiny_fixture (AllenNLP's tiny test biLM) when LSTMFACT_DATA is set,
