@@ -48,11 +48,14 @@ class ElmoCompression(FromParams):
         Random state of the randomized SVD solver and of Semi-NMF.
     method_options : `Dict[str, Any]`, optional (default = `{}`)
         Passed to the method: `solver` for SVD; `init`, `solver`, `max_iter`, `tol` for Semi-NMF.
+    staged : `bool`, optional (default = `False`)
+        Build the compressed structure but keep computing densely until the `staged_compression`
+        trainer callback compresses the matrices stage by stage (seed 002).
     """
 
     def __init__(self, method: str, rank: Union[int, float], target: str = "W_h", layers: Optional[List[int]] = None,
                  directions: Optional[List[str]] = None, allow_parameter_increase: bool = False, seed: int = 0,
-                 method_options: Optional[Dict[str, Any]] = None) -> None:
+                 method_options: Optional[Dict[str, Any]] = None, staged: bool = False) -> None:
         if method not in METHODS:
             raise ConfigurationError(f"compression.method {method!r} is unknown; allowed: {', '.join(METHODS)}")
         if target not in TARGET_MODULES:
@@ -70,6 +73,7 @@ class ElmoCompression(FromParams):
         self.layers, self.directions = layers, directions
         self.allow_parameter_increase, self.seed = allow_parameter_increase, seed
         self.method_options = dict(method_options or {})
+        self.staged = staged
 
     def spec(self, num_layers: int) -> CompressionSpec:
         """The core `CompressionSpec` for an ELMo biLM with `num_layers` LSTM layers."""
@@ -92,11 +96,12 @@ class ElmoCompression(FromParams):
         for elmo in elmos:
             num_layers = elmo._elmo_lstm._elmo_lstm.num_layers
             try:
-                part = compress_modules(elmo, self.spec(num_layers))
+                part = compress_modules(elmo, self.spec(num_layers), deferred=self.staged)
             except ValueError as error:
                 raise ConfigurationError(f"ELMo compression failed: {error}") from None
             report.matrices.extend(part.matrices)
-        logger.info("Compressed ELMo (%s, %s, rank %d): %d -> %d parameters in %d matrices\n%s", self.method,
+        logger.info("%s ELMo (%s, %s, rank %d): %d -> %d parameters in %d matrices\n%s",
+                    "Prepared staged compression of" if self.staged else "Compressed", self.method,
                     self.target, self.rank, report.params_before, report.params_after, len(report.matrices),
                     report.to_markdown())
         return report

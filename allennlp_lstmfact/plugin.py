@@ -9,7 +9,7 @@ import allennlp_lstmfact_compat
 
 allennlp_lstmfact_compat.apply_all()
 
-from allennlp_lstmfact import elmo  # noqa: E402,F401  (registrations)
+from allennlp_lstmfact import callbacks, commands, elmo  # noqa: E402,F401  (registrations)
 
 OFFICIAL_ELMO = "https://allennlp.s3.amazonaws.com/models/elmo/2x4096_512_2048cnn_2xhighway/elmo_2x4096_512_2048cnn_2xhighway"
 CONFIG_DEFAULTS = {

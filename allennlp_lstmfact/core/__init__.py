@@ -14,12 +14,13 @@ from allennlp_lstmfact.core.factorize import (
     svd_optimal_error,
     truncated_svd,
 )
-from allennlp_lstmfact.core.layers import LowRankLinear, MaskedLinear
+from allennlp_lstmfact.core.layers import DeferredLowRankLinear, DeferredMaskedLinear, LowRankLinear, MaskedLinear
 from allennlp_lstmfact.core.metrics import count_parameters, efficiency, matrix_norms
 from allennlp_lstmfact.core.surgery import (
     CompressedMatrix,
     CompressionReport,
     CompressionSpec,
     compress_linear,
+    compress_deferred,
     compress_modules,
 )

@@ -5,6 +5,13 @@ Drop-in replacements for `torch.nn.Linear` that hold a compressed weight.
 instead of mn); `reconstruct_weight()` rebuilds the dense matrix for analysis only.
 `MaskedLinear` keeps the dense weight and a pruning mask (a buffer, saved in the state dict);
 it saves parameters to store, not FLOPs on dense hardware.
+
+The `Deferred*` variants have the compressed structure from construction but compute densely
+until `compress_()` fills it in (staged compression): a model's shape then never changes during
+training, so optimizers, checkpoints and archives stay valid. Their `compressed` flag is a buffer.
+
+Every layer here has `stored_parameter_count()`: the numbers it really needs (pruned entries and
+not-yet-used factors excluded), which `count_parameters` uses.
 """
 from typing import Optional
 
@@ -12,7 +19,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from allennlp_lstmfact.core.factorize import factorize, magnitude_prune_mask
+from allennlp_lstmfact.core.factorize import check_rank, check_weight, factorize, magnitude_prune_mask, relative_error
 
 
 class LowRankLinear(nn.Module):
@@ -42,6 +49,9 @@ class LowRankLinear(nn.Module):
     def reconstruct_weight(self) -> torch.Tensor:
         """The dense out×in matrix U V (for analysis; `forward` never builds it)."""
         return self.weight_u @ self.weight_v
+
+    def stored_parameter_count(self) -> int:
+        return sum(p.numel() for p in self.parameters())
 
     @classmethod
     def from_linear(cls, linear: nn.Linear, rank: int, method: str = "svd", **options) -> "LowRankLinear":
@@ -86,6 +96,9 @@ class MaskedLinear(nn.Linear):
     def num_kept(self) -> int:
         return int(self.weight_mask.sum())
 
+    def stored_parameter_count(self) -> int:
+        return self.num_kept() + (self.bias.numel() if self.bias is not None else 0)
+
     @classmethod
     def from_linear(cls, linear: nn.Linear, rank: int, mask: Optional[torch.Tensor] = None,
                     **options) -> "MaskedLinear":
@@ -101,4 +114,103 @@ class MaskedLinear(nn.Linear):
                 layer.bias.copy_(linear.bias)
                 layer.bias.requires_grad_(linear.bias.requires_grad)
         layer.weight.requires_grad_(linear.weight.requires_grad)
+        return layer
+
+
+def _copy_linear(target: nn.Module, linear: nn.Linear) -> None:
+    """Copy `linear`'s weight and bias (values and requires_grad) into `target`'s."""
+    target.to(device=linear.weight.device, dtype=linear.weight.dtype)
+    with torch.no_grad():
+        target.weight.copy_(linear.weight)
+        if linear.bias is not None:
+            target.bias.copy_(linear.bias)
+            target.bias.requires_grad_(linear.bias.requires_grad)
+    target.weight.requires_grad_(linear.weight.requires_grad)
+
+
+class DeferredLowRankLinear(LowRankLinear):
+    """
+    A `LowRankLinear` that computes with its dense `weight` until `compress_()` factorizes that
+    weight (by `method`) into the factors; from then on it computes with the factors.
+
+    # Parameters
+
+    in_features, out_features, rank : `int`
+    bias : `bool`, optional (default = `True`)
+    method : `str`, optional (default = `"svd"`)
+        `"svd"` or `"semi_nmf"`.
+    method_options : `dict`, optional
+        Keyword options of `factorize` (`random_state`, `solver`, `init`, …).
+    """
+
+    def __init__(self, in_features: int, out_features: int, rank: int, bias: bool = True, method: str = "svd",
+                 method_options: Optional[dict] = None) -> None:
+        super().__init__(in_features, out_features, rank, bias)
+        self.weight = nn.Parameter(torch.empty(out_features, in_features))
+        nn.init.kaiming_uniform_(self.weight, a=5 ** 0.5)
+        self.register_buffer("compressed", torch.tensor(False))
+        self.method, self.method_options = method, dict(method_options or {})
+
+    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+        if self.compressed:
+            return super().forward(inputs)
+        return F.linear(inputs, self.weight, self.bias)
+
+    def compress_(self) -> float:
+        """Factorize the dense weight into the factors (once); returns the relative error."""
+        if not self.compressed:
+            factor_u, factor_v = factorize(self.weight.data, self.rank, self.method, **self.method_options)
+            with torch.no_grad():
+                self.weight_u.copy_(factor_u)
+                self.weight_v.copy_(factor_v)
+                self.compressed.fill_(True)
+            self.weight_u.requires_grad_(self.weight.requires_grad)
+            self.weight_v.requires_grad_(self.weight.requires_grad)
+        return relative_error(self.weight.data, self.reconstruct_weight().data)
+
+    def stored_parameter_count(self) -> int:
+        weight = self.weight_u.numel() + self.weight_v.numel() if self.compressed else self.weight.numel()
+        return weight + (self.bias.numel() if self.bias is not None else 0)
+
+    @classmethod
+    def from_linear(cls, linear: nn.Linear, rank: int, method: str = "svd", *,
+                    allow_parameter_increase: bool = False, **method_options) -> "DeferredLowRankLinear":
+        check_weight(linear.weight.data)
+        check_rank(rank, tuple(linear.weight.shape), allow_parameter_increase=allow_parameter_increase)
+        layer = cls(linear.in_features, linear.out_features, rank, bias=linear.bias is not None, method=method,
+                    method_options={"allow_parameter_increase": allow_parameter_increase, **method_options})
+        _copy_linear(layer, linear)
+        return layer
+
+
+class DeferredMaskedLinear(MaskedLinear):
+    """
+    A `MaskedLinear` whose mask keeps everything until `compress_()` prunes the weight to the
+    budget of a rank-`rank` factorization.
+    """
+
+    def __init__(self, in_features: int, out_features: int, rank: int, bias: bool = True,
+                 allow_parameter_increase: bool = False) -> None:
+        super().__init__(in_features, out_features, bias=bias)
+        self.rank, self.allow_parameter_increase = rank, allow_parameter_increase
+        self.register_buffer("compressed", torch.tensor(False))
+
+    def compress_(self) -> float:
+        """Set the magnitude-pruning mask (once); returns the relative error."""
+        if not self.compressed:
+            mask = magnitude_prune_mask(self.weight.data, self.rank,
+                                        allow_parameter_increase=self.allow_parameter_increase)
+            with torch.no_grad():
+                self.weight_mask.copy_(mask)
+                self.compressed.fill_(True)
+        return relative_error(self.weight.data, self.reconstruct_weight().data)
+
+    @classmethod
+    def from_linear(cls, linear: nn.Linear, rank: int, *, allow_parameter_increase: bool = False,
+                    **unused) -> "DeferredMaskedLinear":
+        check_weight(linear.weight.data)
+        check_rank(rank, tuple(linear.weight.shape), allow_parameter_increase=allow_parameter_increase)
+        layer = cls(linear.in_features, linear.out_features, rank, bias=linear.bias is not None,
+                    allow_parameter_increase=allow_parameter_increase)
+        _copy_linear(layer, linear)
         return layer

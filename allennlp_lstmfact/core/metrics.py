@@ -7,22 +7,17 @@ import torch
 from torch import nn
 
 
-def count_parameters(module: nn.Module, trainable_only: bool = False) -> int:
+def count_parameters(module: nn.Module) -> int:
     """
-    Numbers a model stores as parameters. Pruned entries of a `MaskedLinear` are not counted:
-    its weight counts as the mask's non-zeros.
+    Numbers a model needs to store: plain parameters, plus each compressed layer's
+    `stored_parameter_count()` (pruned entries and not-yet-used factors excluded).
     """
-    from allennlp_lstmfact.core.layers import MaskedLinear  # local: layers imports factorize only
-
     total = 0
     for submodule in module.modules():
-        for name, parameter in submodule.named_parameters(recurse=False):
-            if trainable_only and not parameter.requires_grad:
-                continue
-            if isinstance(submodule, MaskedLinear) and name == "weight":
-                total += submodule.num_kept()
-            else:
-                total += parameter.numel()
+        if hasattr(submodule, "stored_parameter_count"):
+            total += submodule.stored_parameter_count()
+        else:
+            total += sum(p.numel() for p in submodule.parameters(recurse=False))
     return total
 
 

@@ -8,8 +8,8 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 from torch import nn
 
-from allennlp_lstmfact.core.factorize import METHODS, relative_error
-from allennlp_lstmfact.core.layers import LowRankLinear, MaskedLinear
+from allennlp_lstmfact.core.factorize import METHODS, low_rank_parameter_count, relative_error
+from allennlp_lstmfact.core.layers import DeferredLowRankLinear, DeferredMaskedLinear, LowRankLinear, MaskedLinear
 
 
 @dataclass(frozen=True)
@@ -120,22 +120,46 @@ class CompressionReport:
         return "\n".join(lines)
 
 
-def compress_linear(linear: nn.Linear, rank: int, method: str, *, allow_parameter_increase: bool = False,
-                    random_state: int = 0, **method_options) -> nn.Module:
-    """A compressed copy of one `nn.Linear` (`LowRankLinear` or, for `"prune"`, `MaskedLinear`)."""
+def compress_linear(linear: nn.Linear, rank: int, method: str, *, deferred: bool = False,
+                    allow_parameter_increase: bool = False, random_state: int = 0, **method_options) -> nn.Module:
+    """
+    A compressed copy of one `nn.Linear`: `LowRankLinear` or, for `"prune"`, `MaskedLinear`; with
+    `deferred=True` their `Deferred*` variants, which compute densely until `compress_()`.
+    """
     if method == "prune":
-        return MaskedLinear.from_linear(linear, rank, allow_parameter_increase=allow_parameter_increase)
-    return LowRankLinear.from_linear(linear, rank, method, allow_parameter_increase=allow_parameter_increase,
-                                     random_state=random_state, **method_options)
+        layer_class = DeferredMaskedLinear if deferred else MaskedLinear
+        return layer_class.from_linear(linear, rank, allow_parameter_increase=allow_parameter_increase)
+    layer_class = DeferredLowRankLinear if deferred else LowRankLinear
+    return layer_class.from_linear(linear, rank, method, allow_parameter_increase=allow_parameter_increase,
+                                   random_state=random_state, **method_options)
 
 
-def compressed_parameter_count(layer: nn.Module) -> int:
-    """Numbers stored for the weight of a (compressed) linear layer, bias excluded."""
-    if isinstance(layer, MaskedLinear):
-        return layer.num_kept()
-    if isinstance(layer, LowRankLinear):
-        return layer.weight_u.numel() + layer.weight_v.numel()
-    return layer.weight.numel()
+def _weight_count(layer: nn.Module) -> int:
+    return layer.stored_parameter_count() - (layer.bias.numel() if layer.bias is not None else 0)
+
+
+def _report_row(name: str, layer: nn.Module, method: str, rank: int, dense_weight) -> CompressedMatrix:
+    return CompressedMatrix(name=name, shape=tuple(dense_weight.shape), method=method, rank=rank,
+                            params_before=dense_weight.numel(), params_after=_weight_count(layer),
+                            relative_error=relative_error(dense_weight.data, layer.reconstruct_weight().data))
+
+
+def compress_deferred(root: nn.Module, names: Optional[Sequence[str]] = None) -> CompressionReport:
+    """
+    Run `compress_()` on the deferred layers of `root` (all, or those named), in place; layers
+    already compressed are left as they are (and reported again).
+    """
+    layers = {name: module for name, module in root.named_modules() if hasattr(module, "compress_")}
+    unknown = sorted(set(names or ()) - set(layers))
+    if unknown:
+        raise ValueError(f"not deferred compressed layers: {unknown}; deferred layers: {sorted(layers)}")
+    report = CompressionReport()
+    for name in (names if names is not None else layers):
+        layer = layers[name]
+        layer.compress_()
+        method = "prune" if isinstance(layer, MaskedLinear) else layer.method
+        report.matrices.append(_report_row(name, layer, method, layer.rank, layer.weight))
+    return report
 
 
 def find_targets(root: nn.Module, spec: CompressionSpec) -> List[str]:
@@ -151,12 +175,15 @@ def find_targets(root: nn.Module, spec: CompressionSpec) -> List[str]:
     return names
 
 
-def compress_modules(root: nn.Module, spec: CompressionSpec, progress: bool = False) -> CompressionReport:
+def compress_modules(root: nn.Module, spec: CompressionSpec, progress: bool = False,
+                     deferred: bool = False) -> CompressionReport:
     """
     Replace every `nn.Linear` of `root` selected by `spec`, in place, and report what changed.
 
     All targets are factorized before any is replaced, so an error (bad rank, NaN weights) leaves
-    `root` untouched. Raises `ValueError` when nothing matched.
+    `root` untouched. Raises `ValueError` when nothing matched. With `deferred=True` the layers get
+    their compressed structure but compute densely until `compress_deferred` (staged compression);
+    the report then gives the budget, with NaN errors.
     """
     names = find_targets(root, spec)
     if not names:
@@ -174,16 +201,16 @@ def compress_modules(root: nn.Module, spec: CompressionSpec, progress: bool = Fa
         linear = root.get_submodule(name)
         rank = spec.rank_for(name)
         try:
-            layer = compress_linear(linear, rank, spec.method, allow_parameter_increase=spec.allow_parameter_increase,
+            layer = compress_linear(linear, rank, spec.method, deferred=deferred,
+                                    allow_parameter_increase=spec.allow_parameter_increase,
                                     random_state=spec.random_state, **spec.method_options)
-        except ValueError as error:
+        except (ValueError, TypeError) as error:
             raise ValueError(f"cannot compress {name!r}: {error}") from None
         replacements[name] = layer
-        report.matrices.append(CompressedMatrix(
-            name=name, shape=tuple(linear.weight.shape), method=spec.method, rank=rank,
-            params_before=linear.weight.numel(), params_after=compressed_parameter_count(layer),
-            relative_error=relative_error(linear.weight.data, layer.reconstruct_weight().data),
-        ))
+        row = _report_row(name, layer, spec.method, rank, linear.weight)
+        if deferred:
+            row.params_after, row.relative_error = low_rank_parameter_count(row.shape, rank), float("nan")
+        report.matrices.append(row)
     for name, layer in replacements.items():
         parent_name, _, child_name = name.rpartition(".")
         setattr(root.get_submodule(parent_name), child_name, layer)

@@ -9,6 +9,7 @@ from allennlp_lstmfact.core import (
     CompressionSpec,
     LowRankLinear,
     MaskedLinear,
+    compress_deferred,
     compress_modules,
     count_parameters,
     efficiency,
@@ -153,3 +154,41 @@ def test_core_does_not_import_allennlp():
     code = "import sys, allennlp_lstmfact.core; print(sorted(m for m in sys.modules if m.startswith('allennlp.') or m == 'allennlp'))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+@pytest.mark.parametrize("method", ["svd", "semi_nmf", "prune"])
+def test_deferred_layers_are_dense_until_compressed_then_equal_the_direct_result(method):
+    x, h = torch.randn(3, 20), torch.randn(3, 12)
+    direct, deferred = TwoLayers(), TwoLayers()
+    dense_output = deferred(x, h)
+    spec = CompressionSpec(method=method, rank=4, targets=("input_linearity",))
+    compress_modules(direct, spec)
+    plan = compress_modules(deferred, spec, deferred=True)
+    assert plan.params_after == 4 * 68
+    torch.testing.assert_close(deferred(x, h), dense_output)  # structure changed, values not yet
+    assert count_parameters(deferred) == count_parameters(TwoLayers())
+    state = deferred.state_dict()
+    report = compress_deferred(deferred)
+    assert report.targeted == ["encoder.input_linearity"]
+    torch.testing.assert_close(deferred(x, h), direct(x, h), atol=1e-6, rtol=0)
+    assert count_parameters(deferred) == count_parameters(direct)
+    # the flag travels in the state dict: a fresh deferred model loading it computes compressed
+    restored = TwoLayers()
+    compress_modules(restored, spec, deferred=True)
+    assert set(restored.state_dict()) == set(state)
+    restored.load_state_dict(deferred.state_dict())
+    torch.testing.assert_close(restored(x, h), deferred(x, h), atol=0, rtol=0)
+    # compressing again changes nothing
+    before = {k: v.clone() for k, v in deferred.state_dict().items()}
+    compress_deferred(deferred)
+    assert all(torch.equal(before[k], v) for k, v in deferred.state_dict().items())
+
+
+def test_deferred_rank_is_checked_at_construction():
+    with pytest.raises(ValueError, match="cannot compress 'encoder.state_linearity': rank 13 is larger"):
+        compress_modules(TwoLayers(), CompressionSpec(method="svd", rank=13, targets=("state_linearity",)),
+                         deferred=True)
+    model = TwoLayers()
+    compress_modules(model, CompressionSpec(method="prune", rank=2, targets=("state_linearity",)), deferred=True)
+    with pytest.raises(ValueError, match="not deferred compressed layers: \\['output'\\]"):
+        compress_deferred(model, ["output"])

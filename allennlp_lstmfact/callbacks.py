@@ -1,0 +1,123 @@
+"""
+Staged compression during training (seed 002): compress one group of matrices at a time and
+fine-tune in between, instead of everything at once.
+
+The model is built with its compressed structure already in place (`"staged": true` in the
+`compression` block gives `Deferred*` layers that compute densely until compressed), so this
+callback only changes values: the optimizer holds every factor from the start, checkpoints and
+archives reload, and `allennlp train -r` resumes with the same factors (a stage whose `compressed`
+flags were restored from the checkpoint is not compressed again).
+"""
+import json
+import logging
+import os
+import re
+from collections import defaultdict
+from typing import Any, Dict, List, Optional, Tuple
+
+from allennlp.common.checks import ConfigurationError
+from allennlp.training.callbacks.callback import TrainerCallback
+from torch import nn
+
+from allennlp_lstmfact.core import compress_deferred, count_parameters
+
+logger = logging.getLogger(__name__)
+
+STAGE_BY = ("layer", "layer_direction", "all")
+DIRECTION_ORDER = {"forward": 0, "backward": 1}
+_LAYER = re.compile(r"(?:(forward|backward)_)?layers?[._](\d+)")
+
+
+def stage_key(name: str, stage_by: str) -> Tuple:
+    """The stage a module belongs to: by layer index, by (layer, direction), or one stage for all."""
+    match = _LAYER.search(name)
+    if stage_by == "all" or match is None:
+        return ()
+    layer, direction = int(match.group(2)), match.group(1) or ""
+    return (layer,) if stage_by == "layer" else (layer, DIRECTION_ORDER.get(direction, 0))
+
+
+
+def plan_stages(model: nn.Module, stage_by: str) -> List[List[str]]:
+    """Names of the deferred compressed layers of `model`, grouped into stages in layer order."""
+    stages: Dict[Tuple, List[str]] = defaultdict(list)
+    for name, module in model.named_modules():
+        if hasattr(module, "compress_"):
+            stages[stage_key(name, stage_by)].append(name)
+    return [stages[key] for key in sorted(stages)]
+
+
+@TrainerCallback.register("staged_compression")
+class StagedCompressionCallback(TrainerCallback):
+    """
+    Compresses the model's deferred layers stage by stage: stage 0 at the start of training, then
+    the next stage every `epochs_per_stage` epochs (or `batches_per_stage` batches).
+    Logs, per stage, the parameters, the relative reconstruction error per matrix and the last
+    validation metrics, and appends them to `compression_stages.jsonl` in the serialization dir.
+
+    Registered as a `TrainerCallback` with name "staged_compression".
+
+    # Parameters
+
+    epochs_per_stage : `int`, optional (default = `1`)
+    batches_per_stage : `int`, optional (default = `None`)
+        If given, stages advance by training batches instead of epochs.
+    stage_by : `str`, optional (default = `"layer"`)
+        `"layer"` (both directions of a layer together), `"layer_direction"`, or `"all"` (one stage:
+        compress everything at the start, then fine-tune).
+    """
+
+    def __init__(self, serialization_dir: str, epochs_per_stage: int = 1, batches_per_stage: Optional[int] = None,
+                 stage_by: str = "layer") -> None:
+        super().__init__(serialization_dir)
+        if stage_by not in STAGE_BY:
+            raise ConfigurationError(f"stage_by {stage_by!r} is unknown; allowed: {', '.join(STAGE_BY)}")
+        for name, value in (("epochs_per_stage", epochs_per_stage), ("batches_per_stage", batches_per_stage)):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+                raise ConfigurationError(f"{name} must be a positive integer, got {value!r}")
+        self.epochs_per_stage, self.batches_per_stage, self.stage_by = epochs_per_stage, batches_per_stage, stage_by
+        self.stages: List[List[str]] = []
+        self.last_metrics: Dict[str, Any] = {}
+
+    def _stages_due(self, epochs_completed: int, batches_completed: int) -> int:
+        progress = batches_completed // self.batches_per_stage if self.batches_per_stage else \
+            epochs_completed // self.epochs_per_stage
+        return min(progress + 1, len(self.stages))
+
+    def _compress_through(self, trainer, stages_due: int, epoch: int, is_primary: bool) -> None:
+        model = trainer.model
+        for index in range(stages_due):
+            layers = self.stages[index]
+            if all(bool(model.get_submodule(name).compressed) for name in layers):
+                continue  # done before (or restored from a checkpoint)
+            report = compress_deferred(model, layers)
+            if not is_primary:
+                continue
+            record = {"stage": index, "epoch": epoch, "params": count_parameters(model),
+                      "matrices": {m.name: m.relative_error for m in report.matrices},
+                      "validation_metrics": {k: v for k, v in self.last_metrics.items() if k.startswith("validation_")}}
+            logger.info("Compression stage %d/%d at epoch %d: %d parameters\n%s", index + 1, len(self.stages),
+                        epoch, record["params"], report.to_markdown())
+            if self.serialization_dir:
+                with open(os.path.join(self.serialization_dir, "compression_stages.jsonl"), "a") as handle:
+                    handle.write(json.dumps(record) + "\n")
+
+    def on_start(self, trainer, is_primary: bool = True, **kwargs) -> None:
+        self.stages = plan_stages(trainer.model, self.stage_by)
+        if not self.stages:
+            raise ConfigurationError("staged_compression found no deferred compressed layers: build the model "
+                                     "with a compression block that has \"staged\": true")
+        # After `-r`, the trainer restores the model (flags and factors included) before on_start.
+        epochs, batches = trainer._start_after_epochs_completed, trainer._total_batches_completed
+        self._compress_through(trainer, self._stages_due(epochs, batches), epochs, is_primary)
+
+    def on_batch(self, trainer, batch_inputs, batch_outputs, batch_metrics, epoch: int, batch_number: int,
+                 is_training: bool, is_primary: bool = True, **kwargs) -> None:
+        if is_training and self.batches_per_stage:
+            due = self._stages_due(0, trainer._total_batches_completed)
+            self._compress_through(trainer, due, epoch, is_primary)
+
+    def on_epoch(self, trainer, metrics: Dict[str, Any], epoch: int, is_primary: bool = True, **kwargs) -> None:
+        self.last_metrics = dict(metrics)
+        if not self.batches_per_stage:
+            self._compress_through(trainer, self._stages_due(epoch + 1, 0), epoch + 1, is_primary)

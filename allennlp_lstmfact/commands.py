@@ -1,0 +1,135 @@
+"""
+Post-hoc compression of a trained archive (seed 001's post-processing setting), as the
+`allennlp compress` subcommand and the library function `compress_archive`.
+
+The new archive's config wraps the original model in `with_compressed_elmo`, so it reloads with
+stock `allennlp evaluate` / `predict`; its weights are the original archive's (fine-tuned ELMo
+included), compressed. The output is written atomically and the original is never touched.
+"""
+import argparse
+import copy
+import json
+import os
+import tarfile
+import tempfile
+from typing import Any, Dict, NamedTuple
+
+import torch
+from allennlp.commands.subcommand import Subcommand
+from allennlp.common import Params
+from allennlp.common.checks import ConfigurationError
+from allennlp.models.archival import CONFIG_NAME, _WEIGHTS_NAME, archive_model, load_archive
+
+from allennlp_lstmfact.core import CompressionReport, count_parameters
+from allennlp_lstmfact.elmo import ElmoCompression
+
+STANDARD_MEMBERS = {CONFIG_NAME, _WEIGHTS_NAME, "vocabulary", "meta.json"}
+
+
+def _is_compressed(module: torch.nn.Module) -> bool:
+    return any(hasattr(m, "stored_parameter_count") for m in module.modules())
+
+
+class ArchiveCompression(NamedTuple):
+    """What `compress_archive` did: the per-matrix report and the model's parameters before/after."""
+
+    report: CompressionReport
+    params_before: int
+    params_after: int
+
+    def to_markdown(self) -> str:
+        return (f"{self.report.to_markdown()}\n\nmodel parameters: {self.params_before:,} -> "
+                f"{self.params_after:,} ({self.params_after / self.params_before:.1%})")
+
+
+def compress_archive(archive_file: str, output_file: str, compression: Dict[str, Any],
+                     overwrite: bool = False) -> ArchiveCompression:
+    """
+    Compress the ELMo inside a trained AllenNLP archive into a new archive.
+
+    # Parameters
+
+    archive_file : `str`
+        A `model.tar.gz` written by `allennlp train`; read only.
+    output_file : `str`
+        The new archive; written atomically (a temporary file in the same folder, then renamed).
+    compression : `Dict[str, Any]`
+        An `ElmoCompression` block: `{"method": "svd", "target": "W_h", "rank": 10, ...}`.
+    overwrite : `bool`, optional (default = `False`)
+        Replace `output_file` if it exists.
+    """
+    if os.path.abspath(output_file) == os.path.abspath(archive_file):
+        raise ConfigurationError(f"output {output_file!r} is the input archive; the original is never overwritten")
+    if os.path.exists(output_file) and not overwrite:
+        raise ConfigurationError(f"output {output_file!r} exists; pass --overwrite to replace it")
+    if not os.path.isfile(archive_file):
+        raise ConfigurationError(f"archive {archive_file!r} does not exist")
+    elmo_compression = ElmoCompression.from_params(Params(copy.deepcopy(compression)))
+    archive = load_archive(archive_file)
+    if _is_compressed(archive.model):
+        raise ConfigurationError(f"archive {archive_file!r} is already compressed; compress the uncompressed one")
+    params_before = count_parameters(archive.model)
+    report = elmo_compression.apply(archive.model)
+
+    config = archive.config.as_dict(quiet=True)
+    config["model"] = {"type": "with_compressed_elmo", "model": config["model"], "compression": compression}
+    output_folder = os.path.dirname(os.path.abspath(output_file))
+    with tempfile.TemporaryDirectory(dir=output_folder, prefix=".compress-") as workdir:
+        with tarfile.open(archive_file, "r:gz") as tar:
+            tar.extractall(workdir, filter="data")
+        with open(os.path.join(workdir, CONFIG_NAME), "w") as handle:
+            json.dump(config, handle, indent=2)
+        torch.save(archive.model.state_dict(), os.path.join(workdir, _WEIGHTS_NAME))
+        extra = sorted(set(os.listdir(workdir)) - STANDARD_MEMBERS)
+        partial = os.path.join(workdir, "model.tar.gz")
+        archive_model(workdir, weights=_WEIGHTS_NAME, archive_path=partial, include_in_archive=extra or None)
+        os.replace(partial, output_file)
+    return ArchiveCompression(report, params_before, count_parameters(archive.model))
+
+
+@Subcommand.register("compress")
+class Compress(Subcommand):
+    """
+    `allennlp compress ARCHIVE --method svd --target W_h --rank 10 -o OUT.tar.gz`
+
+    Registered as a `Subcommand` with name "compress". AllenNLP registers plugin subcommands
+    through its plugin files (`.allennlp_plugins` in the working directory, or ~/.allennlp/plugins).
+    """
+
+    def add_subparser(self, parser: argparse._SubParsersAction) -> argparse.ArgumentParser:
+        description = "Compress the ELMo inside a trained archive (SVD, Semi-NMF or pruning) into a new archive."
+        subparser = parser.add_parser(self.name, description=description, help=description)
+        subparser.add_argument("archive_file", help="the trained model.tar.gz (left untouched)")
+        subparser.add_argument("-o", "--output-file", required=True, help="the compressed archive to write")
+        subparser.add_argument("--spec", help="a JSON file holding the compression block (instead of the flags)")
+        subparser.add_argument("--method", help="svd | semi_nmf | prune")
+        subparser.add_argument("--target", default="W_h", help="W_i | W_h | both (default W_h)")
+        subparser.add_argument("--rank", type=int, help="the rank r")
+        subparser.add_argument("--layers", type=int, nargs="+", help="ELMo layers (default all)")
+        subparser.add_argument("--directions", nargs="+", help="forward and/or backward (default both)")
+        subparser.add_argument("--seed", type=int, default=0)
+        subparser.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+        subparser.set_defaults(func=compress_from_args)
+        return subparser
+
+
+def compression_from_args(args: argparse.Namespace) -> Dict[str, Any]:
+    if args.spec:
+        if args.method or args.rank:
+            raise ConfigurationError("give either --spec or --method/--rank, not both")
+        with open(args.spec) as handle:
+            return json.load(handle)
+    if not args.method or args.rank is None:
+        raise ConfigurationError("--method and --rank are required (or --spec FILE)")
+    compression = {"method": args.method, "target": args.target, "rank": args.rank, "seed": args.seed}
+    if args.layers:
+        compression["layers"] = args.layers
+    if args.directions:
+        compression["directions"] = args.directions
+    return compression
+
+
+def compress_from_args(args: argparse.Namespace) -> None:
+    result = compress_archive(args.archive_file, args.output_file, compression_from_args(args), args.overwrite)
+    print(result.to_markdown())
+    print(f"wrote {args.output_file}")

@@ -1,0 +1,121 @@
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from allennlp.commands.train import train_model_from_file
+from allennlp.common.checks import ConfigurationError
+from allennlp.data import Batch
+from allennlp.models.archival import load_archive
+
+from allennlp_lstmfact.commands import compress_archive
+from allennlp_lstmfact.core import LowRankLinear, count_parameters
+from allennlp_lstmfact.elmo import ElmoCompression
+from tests.conftest import FIXTURES, REPO
+
+CONFIG = str(FIXTURES / "basic_classifier_factorized_elmo.jsonnet")
+SST_TINY = str(FIXTURES / "data" / "sst_tiny.txt")
+
+
+@pytest.fixture(scope="module")
+def dense_archive(tmp_path_factory, tiny_elmo):
+    """An uncompressed tiny ELMo classifier, trained once for this module."""
+    run = tmp_path_factory.mktemp("dense") / "run"
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in {"METHOD": "none", "ELMO_OPTIONS": tiny_elmo[0], "ELMO_WEIGHTS": tiny_elmo[1]}.items():
+            patch.setenv(name, value)
+        train_model_from_file(CONFIG, str(run))
+    return run / "model.tar.gz"
+
+
+def digest(path):
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def predictions(archive):
+    reader, model = archive.dataset_reader, archive.model.eval()
+    batch = Batch(list(reader.read(SST_TINY))[:8])
+    batch.index_instances(model.vocab)
+    with torch.no_grad():
+        return model(**batch.as_tensor_dict())["probs"]
+
+
+@pytest.mark.parametrize("compression", [{"method": "svd", "target": "W_h", "rank": 3},
+                                         {"method": "semi_nmf", "target": "W_i", "rank": 2, "layers": [1]},
+                                         {"method": "prune", "target": "both", "rank": 4}])
+def test_compressed_archive_reloads_with_identical_predictions(dense_archive, tiny_elmo, tmp_path, compression):
+    original = digest(dense_archive)
+    output = tmp_path / "compressed.tar.gz"
+    result = compress_archive(str(dense_archive), str(output), compression)
+    assert digest(dense_archive) == original  # untouched
+    assert [p.name for p in tmp_path.iterdir()] == ["compressed.tar.gz"]  # no leftovers
+    # expected: the trained model compressed in memory
+    expected_archive = load_archive(str(dense_archive))
+    ElmoCompression(**compression).apply(expected_archive.model)
+    reloaded = load_archive(str(output))
+    torch.testing.assert_close(predictions(reloaded), predictions(expected_archive), atol=1e-6, rtol=0)
+    assert count_parameters(reloaded.model) == result.params_after
+    assert result.params_before - result.params_after == result.report.params_before - result.report.params_after
+
+
+@pytest.mark.parametrize("compression, message", [
+    ({"method": "svd", "target": "W_z", "rank": 2}, "target 'W_z' is unknown"),
+    ({"method": "svd", "target": "W_h", "rank": 99}, "rank 99 is larger than min"),
+    ({"method": "svd", "target": "W_h", "rank": 2, "layers": [5]}, r"layers \[5\] out of range"),
+])
+def test_bad_spec_fails_and_writes_nothing(dense_archive, tmp_path, compression, message):
+    with pytest.raises(ConfigurationError, match=message):
+        compress_archive(str(dense_archive), str(tmp_path / "out.tar.gz"), compression)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_archive_without_elmo_fails(tmp_path, monkeypatch):
+    config = json.dumps({
+        "dataset_reader": {"type": "sst_tokens"}, "train_data_path": SST_TINY, "validation_data_path": SST_TINY,
+        "model": {"type": "basic_classifier", "text_field_embedder": {"token_embedders": {
+            "tokens": {"type": "embedding", "embedding_dim": 4}}}, "seq2vec_encoder": {"type": "boe", "embedding_dim": 4}},
+        "data_loader": {"batch_size": 8}, "trainer": {"num_epochs": 1, "optimizer": "adam"}})
+    (tmp_path / "plain.json").write_text(config)
+    train_model_from_file(str(tmp_path / "plain.json"), str(tmp_path / "plain"))
+    with pytest.raises(ConfigurationError, match="no allennlp Elmo module found in BasicClassifier"):
+        compress_archive(str(tmp_path / "plain" / "model.tar.gz"), str(tmp_path / "out.tar.gz"),
+                         {"method": "svd", "rank": 2})
+    assert not (tmp_path / "out.tar.gz").exists()
+
+
+def test_refuses_to_overwrite_or_recompress(dense_archive, tmp_path):
+    with pytest.raises(ConfigurationError, match="is the input archive"):
+        compress_archive(str(dense_archive), str(dense_archive), {"method": "svd", "rank": 2})
+    output = tmp_path / "out.tar.gz"
+    compress_archive(str(dense_archive), str(output), {"method": "svd", "rank": 2})
+    with pytest.raises(ConfigurationError, match="exists; pass --overwrite"):
+        compress_archive(str(dense_archive), str(output), {"method": "svd", "rank": 3})
+    with pytest.raises(ConfigurationError, match="already compressed"):
+        compress_archive(str(output), str(tmp_path / "twice.tar.gz"), {"method": "svd", "rank": 2})
+
+
+def test_cli_compress_then_stock_evaluate_and_predict(dense_archive, elmo_env, tmp_path):
+    allennlp = str(Path(sys.executable).parent / "allennlp")
+    output = tmp_path / "compressed.tar.gz"
+    env = dict(os.environ)
+
+    def run(*args):
+        result = subprocess.run([allennlp, *args], cwd=REPO, env=env, capture_output=True, text=True)
+        assert result.returncode == 0, result.stderr[-3000:]
+        return result.stdout
+
+    printed = run("compress", str(dense_archive), "--method", "svd", "--target", "W_h", "--rank", "3",
+                  "--layers", "0", "-o", str(output))
+    assert "forward_layer_0.state_linearity | 128x16 | svd | 3 | 2,048 | 432 |" in printed
+    assert "backward_layer_1" not in printed
+    run("evaluate", str(output), SST_TINY, "--output-file", str(tmp_path / "metrics.json"))
+    assert 0 <= json.loads((tmp_path / "metrics.json").read_text())["accuracy"] <= 1
+    run("predict", str(output), SST_TINY, "--use-dataset-reader", "--output-file", str(tmp_path / "predictions.jsonl"),
+        "--silent")
+    assert len((tmp_path / "predictions.jsonl").read_text().splitlines()) == 40
+    assert isinstance(load_archive(str(output)).model._text_field_embedder.token_embedder_elmo._elmo._elmo_lstm
+                      ._elmo_lstm.forward_layer_0.state_linearity, LowRankLinear)

@@ -1,0 +1,81 @@
+import json
+
+import pytest
+import torch
+from allennlp.commands.train import train_model_from_file
+from allennlp.common.checks import ConfigurationError
+from allennlp.models.archival import load_archive
+
+from allennlp_lstmfact.callbacks import StagedCompressionCallback, plan_stages, stage_key
+from allennlp_lstmfact.core import count_parameters
+from tests.conftest import FIXTURES
+
+CONFIG = str(FIXTURES / "basic_classifier_staged_compression.jsonnet")
+
+
+@pytest.fixture
+def staged_env(elmo_env, monkeypatch):
+    for name, value in {"METHOD": "svd", "TARGET": "both", "RANK": "2"}.items():
+        monkeypatch.setenv(name, value)
+
+
+def stage_records(run):
+    return [json.loads(line) for line in (run / "compression_stages.jsonl").read_text().splitlines()]
+
+
+def deferred_layers(model):
+    return {name: m for name, m in model.named_modules() if hasattr(m, "compress_")}
+
+
+def test_stage_keys():
+    name = "_elmo_lstm._elmo_lstm.backward_layer_1.state_linearity"
+    assert stage_key(name, "layer") == (1,)
+    assert stage_key(name, "layer_direction") == (1, 1)
+    assert stage_key(name, "all") == ()
+    assert stage_key("lstm.layers.2.input_linearity", "layer") == (2,)
+
+
+def test_layers_are_compressed_one_stage_per_epoch_and_the_archive_reloads(staged_env, tmp_path):
+    run = tmp_path / "run"
+    model = train_model_from_file(CONFIG, str(run))
+    records = stage_records(run)
+    assert [(r["stage"], r["epoch"]) for r in records] == [(0, 0), (1, 1)]
+    assert [sorted(r["matrices"]) == sorted(plan_stages(model, "layer")[r["stage"]]) for r in records] == [True, True]
+    assert records[0]["params"] > records[1]["params"] == count_parameters(model)
+    assert "validation_accuracy" in records[1]["validation_metrics"]
+    layers = deferred_layers(model)
+    assert len(layers) == 8 and all(bool(m.compressed) for m in layers.values())
+    # the factors were fine-tuned (ELMo trainable here) and the archive restores them exactly
+    reloaded = load_archive(str(run / "model.tar.gz")).model
+    for name, tensor in model.state_dict().items():
+        assert torch.equal(reloaded.state_dict()[name], tensor), name
+    assert count_parameters(reloaded) == count_parameters(model)
+
+
+def test_recover_continues_with_the_same_factors(staged_env, tmp_path):
+    run = tmp_path / "run"
+    train_model_from_file(CONFIG, str(run))
+    # pretend training stopped after epoch 0 (checkpoints are named by epochs completed)
+    for path in [*run.glob("*_e2_*"), run / "metrics_epoch_1.json", run / "model.tar.gz"]:
+        path.unlink()
+    state_after_epoch_0 = torch.load(next(run.glob("model_state_e1_*")), weights_only=True)
+    factors = {k: v for k, v in state_after_epoch_0.items() if k.endswith(("weight_u", "weight_v"))}
+    assert len(factors) == 16 and all(state_after_epoch_0[k.rsplit(".", 1)[0] + ".compressed"] for k in factors)
+    records_before = stage_records(run)
+    model = train_model_from_file(CONFIG, str(run), recover=True)
+    assert stage_records(run) == records_before  # nothing compressed a second time
+    assert all(bool(m.compressed) for m in deferred_layers(model).values())
+
+
+def test_callback_without_deferred_layers_fails_clearly(elmo_env, monkeypatch, tmp_path):
+    monkeypatch.setenv("METHOD", "none")
+    with pytest.raises(ConfigurationError, match="no deferred compressed layers"):
+        train_model_from_file(CONFIG, str(tmp_path / "run"),
+                              overrides=json.dumps({"model.text_field_embedder.token_embedders.elmo.compression": None}))
+
+
+def test_bad_callback_parameters():
+    with pytest.raises(ConfigurationError, match="stage_by 'gate' is unknown"):
+        StagedCompressionCallback("x", stage_by="gate")
+    with pytest.raises(ConfigurationError, match="epochs_per_stage must be a positive integer, got 0"):
+        StagedCompressionCallback("x", epochs_per_stage=0)
