@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export METHOD="${METHOD:-svd}" TARGET="${TARGET:-W_h}" RANK="${RANK:-4}"
-config=training_configs/classification/bcn_elmo_sst5_small.jsonnet
+config=training_configs/classification/bcn_elmo_small.jsonnet
 out="${OUT:-runs/demo-$METHOD-$TARGET-r$RANK}"
 data="${LSTMFACT_DATA:-}"
 test_file="${data:+$data/sst/test.txt}"

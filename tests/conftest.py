@@ -6,6 +6,7 @@ import pytest
 
 import allennlp_models.classification  # noqa: F401  (the readers and models the configs use)
 import allennlp_models.pair_classification  # noqa: F401
+import allennlp_models.rc  # noqa: F401
 
 import allennlp_lstmfact.plugin  # noqa: F401  (registrations and config defaults)
 from allennlp_lstmfact.bilm_files import random_elmo_weights, write_elmo_files

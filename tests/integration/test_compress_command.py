@@ -119,3 +119,19 @@ def test_cli_compress_then_stock_evaluate_and_predict(dense_archive, elmo_env, t
     assert len((tmp_path / "predictions.jsonl").read_text().splitlines()) == 40
     assert isinstance(load_archive(str(output)).model._text_field_embedder.token_embedder_elmo._elmo._elmo_lstm
                       ._elmo_lstm.forward_layer_0.state_linearity, LowRankLinear)
+
+
+def test_finetune_a_compressed_archive_with_a_config(dense_archive, elmo_env, tmp_path, monkeypatch):
+    compressed = tmp_path / "compressed.tar.gz"
+    compress_archive(str(dense_archive), str(compressed), {"method": "svd", "target": "W_h", "rank": 3})
+    monkeypatch.setenv("ARCHIVE", str(compressed))
+    monkeypatch.setenv("NUM_EPOCHS", "1")
+    config = REPO / "training_configs" / "classification" / "bcn_elmo_small_finetune.jsonnet"
+    overrides = json.dumps({"train_data_path": SST_TINY, "validation_data_path": SST_TINY, "test_data_path": SST_TINY})
+    finetuned = train_model_from_file(str(config), str(tmp_path / "finetune"), overrides=overrides)
+    before = load_archive(str(compressed)).model.state_dict()
+    after = load_archive(str(tmp_path / "finetune" / "model.tar.gz")).model.state_dict()
+    assert set(before) == set(after) == set(finetuned.state_dict())
+    elmo_factors = [k for k in after if k.endswith("state_linearity.weight_u")]
+    assert len(elmo_factors) == 4 and all(torch.equal(after[k], before[k]) for k in elmo_factors)  # ELMo frozen
+    assert not torch.equal(after["_classification_layer.weight"], before["_classification_layer.weight"])

@@ -11,7 +11,7 @@ from tests.conftest import FIXTURES, REPO
 
 CONFIGS = {
     "token_embedder": FIXTURES / "basic_classifier_factorized_elmo.jsonnet",
-    "bcn_with_compressed_elmo": REPO / "training_configs" / "classification" / "bcn_elmo_sst5_small.jsonnet",
+    "bcn_with_compressed_elmo": REPO / "training_configs" / "classification" / "bcn_elmo_small.jsonnet",
 }
 SST_TINY = FIXTURES / "data" / "sst_tiny.txt"
 
