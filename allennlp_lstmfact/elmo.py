@@ -19,6 +19,7 @@ from torch import nn
 from allennlp_lstmfact.bilm_files import check_elmo_files
 from allennlp_lstmfact.core import CompressionReport, CompressionSpec, compress_modules, count_parameters
 from allennlp_lstmfact.core.factorize import METHODS
+from allennlp_lstmfact.fast_lstm_cell import use_fast_lstm_cells
 
 logger = logging.getLogger(__name__)
 
@@ -117,15 +118,19 @@ class FactorizedElmoTokenEmbedder(ElmoTokenEmbedder):
     # Parameters
 
     compression : `ElmoCompression`, optional (default = `None`)
-        What to compress; `None` leaves ELMo as it is. Every other parameter is
-        `ElmoTokenEmbedder`'s (options_file and weight_file may be paths or URLs).
+        What to compress; `None` leaves ELMo as it is.
+    fast_lstm : `bool`, optional (default = `True`)
+        Run ELMo's LSTM cells with `FastLstmCellWithProjection` (same results, faster).
+    Every other parameter is `ElmoTokenEmbedder`'s (options_file and weight_file may be paths or URLs).
     """
 
     def __init__(self, options_file: str, weight_file: str, compression: Optional[ElmoCompression] = None,
-                 **kwargs) -> None:
+                 fast_lstm: bool = True, **kwargs) -> None:
         check_elmo_files(options_file, weight_file)
         super().__init__(options_file=options_file, weight_file=weight_file, **kwargs)
         self.compression_report = compression.apply(self._elmo) if compression is not None else None
+        if fast_lstm:
+            use_fast_lstm_cells(self._elmo)
 
 
 class ElmoCompressedModel(Model):
@@ -140,12 +145,16 @@ class ElmoCompressedModel(Model):
     model : `Model`
         The model to build (its ELMo weights are loaded as usual).
     compression : `ElmoCompression`
+    fast_lstm : `bool`, optional (default = `True`)
+        Run ELMo's LSTM cells with `FastLstmCellWithProjection` (same results, faster).
     """
 
     @classmethod
-    def build(cls, vocab: Vocabulary, model: Model, compression: ElmoCompression) -> Model:
+    def build(cls, vocab: Vocabulary, model: Model, compression: ElmoCompression, fast_lstm: bool = True) -> Model:
         before = count_parameters(model)
         model.compression_report = compression.apply(model)
+        if fast_lstm:
+            use_fast_lstm_cells(model)
         logger.info("%s: %d -> %d parameters", type(model).__name__, before, count_parameters(model))
         return model
 
