@@ -18,7 +18,7 @@ from torch import nn
 
 from allennlp_lstmfact.bilm_files import check_elmo_files
 from allennlp_lstmfact.core import CompressionReport, CompressionSpec, compress_modules, count_parameters
-from allennlp_lstmfact.core.factorize import METHODS
+from allennlp_lstmfact.core.surgery import METHODS
 from allennlp_lstmfact.fast_lstm_cell import use_fast_lstm_cells
 
 logger = logging.getLogger(__name__)
@@ -35,7 +35,9 @@ class ElmoCompression(FromParams):
     # Parameters
 
     method : `str`
-        `"svd"`, `"semi_nmf"` or `"prune"` (magnitude pruning at the budget of a rank-r factorization).
+        `"svd"`, `"semi_nmf"`, `"prune"` (magnitude pruning), `"block_svd"` (per-gate blocks),
+        `"monarch"` or `"svd_sparse"` (low rank + sparse residual), all at the parameter budget of
+        a rank-r factorization.
     rank : `int`
         Rank r (for pruning: keep r(m + n) of the mn weights). Declared `Union[int, float]` only so
         that a non-integer reaches this class's check and gets a `ConfigurationError`.
@@ -48,7 +50,8 @@ class ElmoCompression(FromParams):
     seed : `int`, optional (default = `0`)
         Random state of the randomized SVD solver and of Semi-NMF.
     method_options : `Dict[str, Any]`, optional (default = `{}`)
-        Passed to the method: `solver` for SVD; `init`, `solver`, `max_iter`, `tol` for Semi-NMF.
+        Passed to the method: `solver` for SVD; `init`, `solver`, `max_iter`, `tol` for Semi-NMF;
+        `grid` for block_svd; `blocks` for monarch; `low_rank_fraction` for svd_sparse.
     staged : `bool`, optional (default = `False`)
         Build the compressed structure but keep computing densely until the `staged_compression`
         trainer callback compresses the matrices stage by stage (seed 002).
@@ -57,8 +60,10 @@ class ElmoCompression(FromParams):
     def __init__(self, method: str, rank: Union[int, float], target: str = "W_h", layers: Optional[List[int]] = None,
                  directions: Optional[List[str]] = None, allow_parameter_increase: bool = False, seed: int = 0,
                  method_options: Optional[Dict[str, Any]] = None, staged: bool = False) -> None:
-        if method not in METHODS:
-            raise ConfigurationError(f"compression.method {method!r} is unknown; allowed: {', '.join(METHODS)}")
+        if method not in METHODS or method == "asvd":
+            allowed = ", ".join(m for m in METHODS if m != "asvd")
+            raise ConfigurationError(f"compression.method {method!r} is unknown; allowed: {allowed} (asvd needs "
+                                     "calibration data: `allennlp compress --calibration-data`)")
         if target not in TARGET_MODULES:
             raise ConfigurationError(f"compression.target {target!r} is unknown; allowed: {', '.join(TARGET_MODULES)}")
         if isinstance(rank, bool) or not isinstance(rank, int) or rank <= 0:

@@ -14,7 +14,15 @@ from allennlp_lstmfact.core.factorize import (
     svd_optimal_error,
     truncated_svd,
 )
-from allennlp_lstmfact.core.layers import DeferredLowRankLinear, DeferredMaskedLinear, LowRankLinear, MaskedLinear
+from allennlp_lstmfact.core.layers import (
+    BlockLowRankLinear,
+    DeferredLowRankLinear,
+    DeferredMaskedLinear,
+    LowRankLinear,
+    LowRankPlusSparseLinear,
+    MaskedLinear,
+    MonarchLinear,
+)
 from allennlp_lstmfact.core.metrics import count_parameters, efficiency, matrix_norms
 from allennlp_lstmfact.core.surgery import (
     CompressedMatrix,
@@ -23,4 +31,16 @@ from allennlp_lstmfact.core.surgery import (
     compress_linear,
     compress_deferred,
     compress_modules,
+)
+from allennlp_lstmfact.core.surgery import METHODS
+from allennlp_lstmfact.core.structured import (
+    InputStatistics,
+    activation_aware_svd,
+    block_low_rank,
+    low_rank_plus_sparse,
+    monarch_blocks_for_budget,
+    monarch_matrix,
+    monarch_project,
+    rank_for_energy,
+    uniform_rank_for_budget,
 )

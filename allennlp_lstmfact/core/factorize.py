@@ -13,7 +13,6 @@ import numpy as np
 import scipy.linalg
 import torch
 
-METHODS = ("svd", "semi_nmf", "prune")
 SVD_SOLVERS = ("auto", "exact", "randomized")
 SEMI_NMF_INITS = ("svd", "random")
 SEMI_NMF_SOLVERS = ("cd", "multiplicative")

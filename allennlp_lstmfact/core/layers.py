@@ -20,6 +20,13 @@ from torch import nn
 from torch.nn import functional as F
 
 from allennlp_lstmfact.core.factorize import check_rank, check_weight, factorize, magnitude_prune_mask, relative_error
+from allennlp_lstmfact.core.structured import (
+    block_low_rank,
+    low_rank_plus_sparse,
+    monarch_blocks_for_budget,
+    monarch_matrix,
+    monarch_project,
+)
 
 
 class LowRankLinear(nn.Module):
@@ -59,17 +66,13 @@ class LowRankLinear(nn.Module):
         Factorize `linear.weight` by `method` (`"svd"` or `"semi_nmf"`) into a new layer; the bias is
         copied and `requires_grad` follows the original weight and bias.
         """
-        factor_u, factor_v = factorize(linear.weight.data, rank, method, **options)
+        return cls.from_factors(linear, *factorize(linear.weight.data, rank, method, **options))
+
+    @classmethod
+    def from_factors(cls, linear: nn.Linear, factor_u: torch.Tensor, factor_v: torch.Tensor) -> "LowRankLinear":
+        """A layer computing with given factors (U m×r, V r×n) and `linear`'s bias."""
         layer = cls(linear.in_features, linear.out_features, factor_u.shape[1], bias=linear.bias is not None)
-        layer.to(device=linear.weight.device, dtype=linear.weight.dtype)
-        with torch.no_grad():
-            layer.weight_u.copy_(factor_u)
-            layer.weight_v.copy_(factor_v)
-            if linear.bias is not None:
-                layer.bias.copy_(linear.bias)
-                layer.bias.requires_grad_(linear.bias.requires_grad)
-        layer.weight_u.requires_grad_(linear.weight.requires_grad)
-        layer.weight_v.requires_grad_(linear.weight.requires_grad)
+        _copy_factors(layer, linear, weight_u=factor_u, weight_v=factor_v)
         return layer
 
     def extra_repr(self) -> str:
@@ -106,27 +109,10 @@ class MaskedLinear(nn.Linear):
         if mask is None:
             mask = magnitude_prune_mask(linear.weight.data, rank, **options)
         layer = cls(linear.in_features, linear.out_features, bias=linear.bias is not None)
-        layer.to(device=linear.weight.device, dtype=linear.weight.dtype)
+        _copy_factors(layer, linear, weight=linear.weight * mask)
         with torch.no_grad():
-            layer.weight.copy_(linear.weight * mask)
             layer.weight_mask.copy_(mask)
-            if linear.bias is not None:
-                layer.bias.copy_(linear.bias)
-                layer.bias.requires_grad_(linear.bias.requires_grad)
-        layer.weight.requires_grad_(linear.weight.requires_grad)
         return layer
-
-
-def _copy_linear(target: nn.Module, linear: nn.Linear) -> None:
-    """Copy `linear`'s weight and bias (values and requires_grad) into `target`'s."""
-    target.to(device=linear.weight.device, dtype=linear.weight.dtype)
-    with torch.no_grad():
-        target.weight.copy_(linear.weight)
-        if linear.bias is not None:
-            target.bias.copy_(linear.bias)
-            target.bias.requires_grad_(linear.bias.requires_grad)
-    target.weight.requires_grad_(linear.weight.requires_grad)
-
 
 class DeferredLowRankLinear(LowRankLinear):
     """
@@ -164,8 +150,6 @@ class DeferredLowRankLinear(LowRankLinear):
                 self.weight_u.copy_(factor_u)
                 self.weight_v.copy_(factor_v)
                 self.compressed.fill_(True)
-            self.weight_u.requires_grad_(self.weight.requires_grad)
-            self.weight_v.requires_grad_(self.weight.requires_grad)
         return relative_error(self.weight.data, self.reconstruct_weight().data)
 
     def stored_parameter_count(self) -> int:
@@ -179,7 +163,9 @@ class DeferredLowRankLinear(LowRankLinear):
         check_rank(rank, tuple(linear.weight.shape), allow_parameter_increase=allow_parameter_increase)
         layer = cls(linear.in_features, linear.out_features, rank, bias=linear.bias is not None, method=method,
                     method_options={"allow_parameter_increase": allow_parameter_increase, **method_options})
-        _copy_linear(layer, linear)
+        _copy_factors(layer, linear, weight=linear.weight)
+        for factor in (layer.weight_u, layer.weight_v):  # trainable once compressed iff the weight was
+            factor.requires_grad_(linear.weight.requires_grad)
         return layer
 
 
@@ -212,5 +198,130 @@ class DeferredMaskedLinear(MaskedLinear):
         check_rank(rank, tuple(linear.weight.shape), allow_parameter_increase=allow_parameter_increase)
         layer = cls(linear.in_features, linear.out_features, rank, bias=linear.bias is not None,
                     allow_parameter_increase=allow_parameter_increase)
-        _copy_linear(layer, linear)
+        _copy_factors(layer, linear, weight=linear.weight)
         return layer
+
+
+class BlockLowRankLinear(nn.Module):
+    """
+    A grid of R×C blocks, each its own low-rank product: y_i = Σ_j U_ij (V_ij x_j) + b_i.
+
+    # Parameters
+
+    in_features, out_features : `int`
+    grid : `Tuple[int, int]`
+        (row blocks R, column blocks C); they must divide the matrix.
+    block_rank : `int`
+    bias : `bool`, optional (default = `True`)
+    """
+
+    def __init__(self, in_features: int, out_features: int, grid, block_rank: int, bias: bool = True) -> None:
+        super().__init__()
+        row_blocks, col_blocks = grid
+        self.in_features, self.out_features, self.grid = in_features, out_features, tuple(grid)
+        self.weight_u = nn.Parameter(torch.zeros(row_blocks, col_blocks, out_features // row_blocks, block_rank))
+        self.weight_v = nn.Parameter(torch.zeros(row_blocks, col_blocks, block_rank, in_features // col_blocks))
+        self.bias = nn.Parameter(torch.zeros(out_features)) if bias else None
+
+    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+        blocks = inputs.reshape(*inputs.shape[:-1], self.grid[1], -1)
+        hidden = torch.einsum("rcbn,...cn->...rcb", self.weight_v, blocks)
+        output = torch.einsum("rcmb,...rcb->...rm", self.weight_u, hidden).reshape(*inputs.shape[:-1], -1)
+        return output + self.bias if self.bias is not None else output
+
+    def reconstruct_weight(self) -> torch.Tensor:
+        blocks = self.weight_u @ self.weight_v  # (R, C, m/R, n/C)
+        return blocks.transpose(1, 2).reshape(self.out_features, self.in_features)
+
+    def stored_parameter_count(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+    @classmethod
+    def from_linear(cls, linear: nn.Linear, rank: int, grid=(4, 1), **options) -> "BlockLowRankLinear":
+        factor_u, factor_v = block_low_rank(linear.weight.data, rank, tuple(grid), **options)
+        layer = cls(linear.in_features, linear.out_features, grid, factor_u.shape[-1], bias=linear.bias is not None)
+        _copy_factors(layer, linear, weight_u=factor_u, weight_v=factor_v)
+        return layer
+
+
+class MonarchLinear(nn.Module):
+    """
+    y = M x + b with M a Monarch matrix kept as its factors L (q, s, k) and R (k, q, p)
+    (see `core.structured.monarch_project`): m·k + n·q multiply-adds instead of mn.
+    """
+
+    def __init__(self, in_features: int, out_features: int, blocks, bias: bool = True) -> None:
+        super().__init__()
+        input_blocks, output_groups = blocks
+        self.in_features, self.out_features, self.blocks = in_features, out_features, tuple(blocks)
+        self.weight_l = nn.Parameter(torch.zeros(output_groups, out_features // output_groups, input_blocks))
+        self.weight_r = nn.Parameter(torch.zeros(input_blocks, output_groups, in_features // input_blocks))
+        self.bias = nn.Parameter(torch.zeros(out_features)) if bias else None
+
+    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+        blocks = inputs.reshape(*inputs.shape[:-1], self.blocks[0], -1)  # (..., k, p)
+        mixed = torch.einsum("jiu,...ju->...ij", self.weight_r, blocks)  # (..., q, k)
+        output = torch.einsum("itj,...ij->...it", self.weight_l, mixed).reshape(*inputs.shape[:-1], -1)
+        return output + self.bias if self.bias is not None else output
+
+    def reconstruct_weight(self) -> torch.Tensor:
+        return monarch_matrix(self.weight_l, self.weight_r)
+
+    def stored_parameter_count(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+    @classmethod
+    def from_linear(cls, linear: nn.Linear, rank: int, blocks=None, allow_parameter_increase: bool = False,
+                    **unused) -> "MonarchLinear":
+        """Project onto Monarch with `blocks` (k, q), or the largest that fits the rank-`rank` budget."""
+        shape = tuple(linear.weight.shape)
+        check_weight(linear.weight.data)
+        check_rank(rank, shape, allow_parameter_increase=allow_parameter_increase)
+        blocks = tuple(blocks) if blocks else monarch_blocks_for_budget(shape, rank * (shape[0] + shape[1]))
+        factor_l, factor_r = monarch_project(linear.weight.data, blocks)
+        layer = cls(linear.in_features, linear.out_features, blocks, bias=linear.bias is not None)
+        _copy_factors(layer, linear, weight_l=factor_l, weight_r=factor_r)
+        return layer
+
+
+class LowRankPlusSparseLinear(LowRankLinear):
+    """
+    y = U (V x) + S x + b: a low-rank product plus a sparse residual S (dense storage with a mask
+    buffer here, so it saves parameters to store; the low-rank part saves FLOPs).
+    """
+
+    def __init__(self, in_features: int, out_features: int, rank: int, bias: bool = True) -> None:
+        super().__init__(in_features, out_features, rank, bias)
+        self.residual = nn.Parameter(torch.zeros(out_features, in_features))
+        self.register_buffer("residual_mask", torch.zeros(out_features, in_features, dtype=torch.bool))
+
+    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+        return super().forward(inputs) + F.linear(inputs, self.residual * self.residual_mask)
+
+    def reconstruct_weight(self) -> torch.Tensor:
+        return super().reconstruct_weight() + self.residual * self.residual_mask
+
+    def stored_parameter_count(self) -> int:
+        return (self.weight_u.numel() + self.weight_v.numel() + int(self.residual_mask.sum())
+                + (self.bias.numel() if self.bias is not None else 0))
+
+    @classmethod
+    def from_linear(cls, linear: nn.Linear, rank: int, low_rank_fraction: float = 0.5, **options) -> "LowRankPlusSparseLinear":
+        factor_u, factor_v, residual = low_rank_plus_sparse(linear.weight.data, rank, low_rank_fraction, **options)
+        layer = cls(linear.in_features, linear.out_features, factor_u.shape[1], bias=linear.bias is not None)
+        _copy_factors(layer, linear, weight_u=factor_u, weight_v=factor_v, residual=residual)
+        with torch.no_grad():
+            layer.residual_mask.copy_(residual != 0)
+        return layer
+
+
+def _copy_factors(layer: nn.Module, linear: nn.Linear, **factors: torch.Tensor) -> None:
+    """Fill `layer`'s named factor parameters and bias from computed `factors` and `linear`."""
+    layer.to(device=linear.weight.device, dtype=linear.weight.dtype)
+    with torch.no_grad():
+        for name, value in factors.items():
+            getattr(layer, name).copy_(value)
+            getattr(layer, name).requires_grad_(linear.weight.requires_grad)
+        if linear.bias is not None:
+            layer.bias.copy_(linear.bias)
+            layer.bias.requires_grad_(linear.bias.requires_grad)

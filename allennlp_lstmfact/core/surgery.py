@@ -6,10 +6,32 @@ import re
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence, Tuple
 
+import torch
 from torch import nn
 
-from allennlp_lstmfact.core.factorize import METHODS, low_rank_parameter_count, relative_error
-from allennlp_lstmfact.core.layers import DeferredLowRankLinear, DeferredMaskedLinear, LowRankLinear, MaskedLinear
+from allennlp_lstmfact.core.factorize import low_rank_parameter_count, relative_error
+from allennlp_lstmfact.core.layers import (
+    BlockLowRankLinear,
+    DeferredLowRankLinear,
+    DeferredMaskedLinear,
+    LowRankLinear,
+    LowRankPlusSparseLinear,
+    MaskedLinear,
+    MonarchLinear,
+)
+from allennlp_lstmfact.core.structured import activation_aware_svd
+
+# method -> (layer class, its deferred variant for staged compression or None)
+LAYERS = {
+    "svd": (LowRankLinear, DeferredLowRankLinear),
+    "semi_nmf": (LowRankLinear, DeferredLowRankLinear),
+    "prune": (MaskedLinear, DeferredMaskedLinear),
+    "block_svd": (BlockLowRankLinear, None),
+    "monarch": (MonarchLinear, None),
+    "svd_sparse": (LowRankPlusSparseLinear, None),
+    "asvd": (LowRankLinear, None),
+}
+METHODS = tuple(LAYERS)
 
 
 @dataclass(frozen=True)
@@ -121,17 +143,29 @@ class CompressionReport:
 
 
 def compress_linear(linear: nn.Linear, rank: int, method: str, *, deferred: bool = False,
-                    allow_parameter_increase: bool = False, random_state: int = 0, **method_options) -> nn.Module:
+                    allow_parameter_increase: bool = False, random_state: int = 0,
+                    input_scale: Optional[torch.Tensor] = None, **method_options) -> nn.Module:
     """
-    A compressed copy of one `nn.Linear`: `LowRankLinear` or, for `"prune"`, `MaskedLinear`; with
-    `deferred=True` their `Deferred*` variants, which compute densely until `compress_()`.
+    A compressed copy of one `nn.Linear` by `method` (see `METHODS`) at the parameter budget of
+    rank `rank`. With `deferred=True` (svd, semi_nmf, prune) the layer computes densely until
+    `compress_()`. `"asvd"` needs the layer's `input_scale` (see `structured.InputStatistics`).
     """
-    if method == "prune":
-        layer_class = DeferredMaskedLinear if deferred else MaskedLinear
-        return layer_class.from_linear(linear, rank, allow_parameter_increase=allow_parameter_increase)
-    layer_class = DeferredLowRankLinear if deferred else LowRankLinear
-    return layer_class.from_linear(linear, rank, method, allow_parameter_increase=allow_parameter_increase,
-                                   random_state=random_state, **method_options)
+    if method not in LAYERS:
+        raise ValueError(f"unknown compression method {method!r}; allowed: {', '.join(METHODS)}")
+    layer_class, deferred_class = LAYERS[method]
+    if deferred and deferred_class is None:
+        raise ValueError(f"staged (deferred) compression supports {[m for m, (_, d) in LAYERS.items() if d]}, "
+                         f"not {method!r}")
+    if method == "asvd":
+        if input_scale is None:
+            raise ValueError("method 'asvd' needs input statistics from calibration data")
+        factor_u, factor_v = activation_aware_svd(linear.weight.data, rank, input_scale,
+                                                  allow_parameter_increase=allow_parameter_increase, **method_options)
+        return LowRankLinear.from_factors(linear, factor_u, factor_v)
+    options = {"allow_parameter_increase": allow_parameter_increase, **method_options}
+    if method in ("svd", "semi_nmf"):
+        options.update(method=method, random_state=random_state)
+    return (deferred_class if deferred else layer_class).from_linear(linear, rank, **options)
 
 
 def _weight_count(layer: nn.Module) -> int:
@@ -175,15 +209,16 @@ def find_targets(root: nn.Module, spec: CompressionSpec) -> List[str]:
     return names
 
 
-def compress_modules(root: nn.Module, spec: CompressionSpec, progress: bool = False,
-                     deferred: bool = False) -> CompressionReport:
+def compress_modules(root: nn.Module, spec: CompressionSpec, progress: bool = False, deferred: bool = False,
+                     input_scales: Optional[Dict[str, torch.Tensor]] = None) -> CompressionReport:
     """
     Replace every `nn.Linear` of `root` selected by `spec`, in place, and report what changed.
 
     All targets are factorized before any is replaced, so an error (bad rank, NaN weights) leaves
     `root` untouched. Raises `ValueError` when nothing matched. With `deferred=True` the layers get
     their compressed structure but compute densely until `compress_deferred` (staged compression);
-    the report then gives the budget, with NaN errors.
+    the report then gives the budget, with NaN errors. `input_scales` (module name → per-input
+    activation magnitude) feed the data-aware `"asvd"` method.
     """
     names = find_targets(root, spec)
     if not names:
@@ -203,7 +238,8 @@ def compress_modules(root: nn.Module, spec: CompressionSpec, progress: bool = Fa
         try:
             layer = compress_linear(linear, rank, spec.method, deferred=deferred,
                                     allow_parameter_increase=spec.allow_parameter_increase,
-                                    random_state=spec.random_state, **spec.method_options)
+                                    random_state=spec.random_state,
+                                    input_scale=(input_scales or {}).get(name), **spec.method_options)
         except (ValueError, TypeError) as error:
             raise ValueError(f"cannot compress {name!r}: {error}") from None
         replacements[name] = layer

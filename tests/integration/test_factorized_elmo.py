@@ -98,7 +98,7 @@ def test_state_linearity_bias_is_kept(tiny_elmo):
     ({"method": "svd", "rank": 2.5}, "rank must be a positive integer"),
     ({"method": "svd", "rank": 17}, "larger than min"),
     ({"method": "svd", "rank": 16}, "no compression"),
-    ({"method": "tucker", "rank": 2}, "method 'tucker' is unknown; allowed: svd, semi_nmf, prune"),
+    ({"method": "tucker", "rank": 2}, "method 'tucker' is unknown; allowed: svd, semi_nmf, prune, block_svd"),
     ({"method": "svd", "rank": 2, "target": "W_x"}, "target 'W_x' is unknown; allowed: W_i, W_h, both"),
     ({"method": "svd", "rank": 2, "layers": [2]}, r"layers \[2\] out of range; this ELMo has layers 0..1"),
     ({"method": "svd", "rank": 2, "layers": []}, "non-empty list"),
