@@ -33,6 +33,7 @@ from allennlp_lstmfact.core.surgery import (
     compress_modules,
 )
 from allennlp_lstmfact.core.surgery import METHODS
+from allennlp_lstmfact.core.groupreduce import GroupReduceEmbedding, GroupReduceResult, group_reduce, quantize_rows
 from allennlp_lstmfact.core.structured import (
     InputStatistics,
     activation_aware_svd,

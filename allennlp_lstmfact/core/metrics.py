@@ -10,15 +10,13 @@ from torch import nn
 def count_parameters(module: nn.Module) -> int:
     """
     Numbers a model needs to store: plain parameters, plus each compressed layer's
-    `stored_parameter_count()` (pruned entries and not-yet-used factors excluded).
+    `stored_parameter_count()` (pruned entries and not-yet-used factors excluded), which covers
+    everything below that layer.
     """
-    total = 0
-    for submodule in module.modules():
-        if hasattr(submodule, "stored_parameter_count"):
-            total += submodule.stored_parameter_count()
-        else:
-            total += sum(p.numel() for p in submodule.parameters(recurse=False))
-    return total
+    if hasattr(module, "stored_parameter_count"):
+        return module.stored_parameter_count()
+    own = sum(p.numel() for p in module.parameters(recurse=False))
+    return own + sum(count_parameters(child) for child in module.children())
 
 
 def relative_reduction(a: float, b: float) -> float:
