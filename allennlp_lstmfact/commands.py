@@ -12,15 +12,17 @@ import json
 import os
 import tarfile
 import tempfile
-from typing import Any, Dict, NamedTuple
+import itertools
+from typing import Any, Dict, List, NamedTuple, Optional
 
 import torch
 from allennlp.commands.subcommand import Subcommand
 from allennlp.common import Params
 from allennlp.common.checks import ConfigurationError
-from allennlp.models.archival import CONFIG_NAME, _WEIGHTS_NAME, archive_model, load_archive
+from allennlp.data import Batch
+from allennlp.models.archival import CONFIG_NAME, _WEIGHTS_NAME, Archive, archive_model, load_archive
 
-from allennlp_lstmfact.core import CompressionReport, count_parameters
+from allennlp_lstmfact.core import CompressionReport, InputStatistics, count_parameters
 from allennlp_lstmfact.elmo import ElmoCompression
 
 STANDARD_MEMBERS = {CONFIG_NAME, _WEIGHTS_NAME, "vocabulary", "meta.json"}
@@ -42,8 +44,27 @@ class ArchiveCompression(NamedTuple):
                 f"{self.params_after:,} ({self.params_after / self.params_before:.1%})")
 
 
-def compress_archive(archive_file: str, output_file: str, compression: Dict[str, Any],
-                     overwrite: bool = False) -> ArchiveCompression:
+def calibration_scales(archive: Archive, names: List[str], data_path: str, max_instances: int = 128,
+                       batch_size: int = 16) -> Dict[str, torch.Tensor]:
+    """
+    Mean absolute inputs of the linear layers `names` of the archive's model over the first
+    `max_instances` instances of `data_path` (read with the archive's validation reader).
+    """
+    reader = archive.validation_dataset_reader or archive.dataset_reader
+    instances = list(itertools.islice(reader.read(data_path), max_instances))
+    if not instances:
+        raise ConfigurationError(f"calibration data {data_path!r} gave no instances")
+    model = archive.model.eval()
+    with InputStatistics(model, names) as statistics, torch.no_grad():
+        for start in range(0, len(instances), batch_size):
+            batch = Batch(instances[start:start + batch_size])
+            batch.index_instances(model.vocab)
+            model(**batch.as_tensor_dict())
+    return statistics.scales()
+
+
+def compress_archive(archive_file: str, output_file: str, compression: Dict[str, Any], overwrite: bool = False,
+                     calibration_data: Optional[str] = None, calibration_instances: int = 128) -> ArchiveCompression:
     """
     Compress the ELMo inside a trained AllenNLP archive into a new archive.
 
@@ -57,6 +78,10 @@ def compress_archive(archive_file: str, output_file: str, compression: Dict[str,
         An `ElmoCompression` block: `{"method": "svd", "target": "W_h", "rank": 10, ...}`.
     overwrite : `bool`, optional (default = `False`)
         Replace `output_file` if it exists.
+    calibration_data : `str`, optional (default = `None`)
+        Data the archive's reader can read; required by the data-aware `"asvd"` method, whose
+        column scales are the mean absolute inputs of each compressed layer on its first
+        `calibration_instances` instances.
     """
     if os.path.abspath(output_file) == os.path.abspath(archive_file):
         raise ConfigurationError(f"output {output_file!r} is the input archive; the original is never overwritten")
@@ -64,12 +89,19 @@ def compress_archive(archive_file: str, output_file: str, compression: Dict[str,
         raise ConfigurationError(f"output {output_file!r} exists; pass --overwrite to replace it")
     if not os.path.isfile(archive_file):
         raise ConfigurationError(f"archive {archive_file!r} does not exist")
-    elmo_compression = ElmoCompression.from_params(Params(copy.deepcopy(compression)))
+    elmo_compression = ElmoCompression.from_params(Params({**copy.deepcopy(compression), "calibrated": True}))
     archive = load_archive(archive_file)
     if _is_compressed(archive.model):
         raise ConfigurationError(f"archive {archive_file!r} is already compressed; compress the uncompressed one")
     params_before = count_parameters(archive.model)
-    report = elmo_compression.apply(archive.model)
+    input_scales = None
+    if elmo_compression.method == "asvd":
+        if calibration_data is None:
+            raise ConfigurationError("method 'asvd' needs --calibration-data (data the archive's reader can read)")
+        names = elmo_compression.target_names(archive.model)
+        input_scales = calibration_scales(archive, names, calibration_data, calibration_instances)
+        compression = {**compression, "calibrated": True}
+    report = elmo_compression.apply(archive.model, input_scales)
 
     config = archive.config.as_dict(quiet=True)
     config["model"] = {"type": "with_compressed_elmo", "model": config["model"], "compression": compression}
@@ -102,12 +134,14 @@ class Compress(Subcommand):
         subparser.add_argument("archive_file", help="the trained model.tar.gz (left untouched)")
         subparser.add_argument("-o", "--output-file", required=True, help="the compressed archive to write")
         subparser.add_argument("--spec", help="a JSON file holding the compression block (instead of the flags)")
-        subparser.add_argument("--method", help="svd | semi_nmf | prune")
+        subparser.add_argument("--method", help="svd | semi_nmf | prune | block_svd | monarch | svd_sparse | asvd")
         subparser.add_argument("--target", default="W_h", help="W_i | W_h | both (default W_h)")
         subparser.add_argument("--rank", type=int, help="the rank r")
         subparser.add_argument("--layers", type=int, nargs="+", help="ELMo layers (default all)")
         subparser.add_argument("--directions", nargs="+", help="forward and/or backward (default both)")
         subparser.add_argument("--seed", type=int, default=0)
+        subparser.add_argument("--calibration-data", help="data for asvd's activation statistics (archive's reader)")
+        subparser.add_argument("--calibration-instances", type=int, default=128)
         subparser.add_argument("--overwrite", action="store_true", help="replace an existing output file")
         subparser.set_defaults(func=compress_from_args)
         return subparser
@@ -130,6 +164,7 @@ def compression_from_args(args: argparse.Namespace) -> Dict[str, Any]:
 
 
 def compress_from_args(args: argparse.Namespace) -> None:
-    result = compress_archive(args.archive_file, args.output_file, compression_from_args(args), args.overwrite)
+    result = compress_archive(args.archive_file, args.output_file, compression_from_args(args), args.overwrite,
+                              args.calibration_data, args.calibration_instances)
     print(result.to_markdown())
     print(f"wrote {args.output_file}")

@@ -14,11 +14,12 @@ from allennlp.data import Vocabulary
 from allennlp.models import Model
 from allennlp.modules.elmo import Elmo
 from allennlp.modules.token_embedders import ElmoTokenEmbedder, TokenEmbedder
+import torch
 from torch import nn
 
 from allennlp_lstmfact.bilm_files import check_elmo_files
 from allennlp_lstmfact.core import CompressionReport, CompressionSpec, compress_modules, count_parameters
-from allennlp_lstmfact.core.surgery import METHODS
+from allennlp_lstmfact.core.surgery import METHODS, find_targets
 from allennlp_lstmfact.fast_lstm_cell import use_fast_lstm_cells
 
 logger = logging.getLogger(__name__)
@@ -55,15 +56,20 @@ class ElmoCompression(FromParams):
     staged : `bool`, optional (default = `False`)
         Build the compressed structure but keep computing densely until the `staged_compression`
         trainer callback compresses the matrices stage by stage (seed 002).
+    calibrated : `bool`, optional (default = `False`)
+        Set by `allennlp compress` for the data-aware `"asvd"`: the factors were computed from
+        calibration data and come from the archive's weights; construction only builds their shape.
     """
 
     def __init__(self, method: str, rank: Union[int, float], target: str = "W_h", layers: Optional[List[int]] = None,
                  directions: Optional[List[str]] = None, allow_parameter_increase: bool = False, seed: int = 0,
-                 method_options: Optional[Dict[str, Any]] = None, staged: bool = False) -> None:
-        if method not in METHODS or method == "asvd":
-            allowed = ", ".join(m for m in METHODS if m != "asvd")
-            raise ConfigurationError(f"compression.method {method!r} is unknown; allowed: {allowed} (asvd needs "
-                                     "calibration data: `allennlp compress --calibration-data`)")
+                 method_options: Optional[Dict[str, Any]] = None, staged: bool = False,
+                 calibrated: bool = False) -> None:
+        if method not in METHODS:
+            raise ConfigurationError(f"compression.method {method!r} is unknown; allowed: {', '.join(METHODS)}")
+        if method == "asvd" and not calibrated:
+            raise ConfigurationError("compression.method 'asvd' needs calibration data: compress a trained archive "
+                                     "with `allennlp compress --method asvd --calibration-data FILE`")
         if target not in TARGET_MODULES:
             raise ConfigurationError(f"compression.target {target!r} is unknown; allowed: {', '.join(TARGET_MODULES)}")
         if isinstance(rank, bool) or not isinstance(rank, int) or rank <= 0:
@@ -79,30 +85,48 @@ class ElmoCompression(FromParams):
         self.layers, self.directions = layers, directions
         self.allow_parameter_increase, self.seed = allow_parameter_increase, seed
         self.method_options = dict(method_options or {})
-        self.staged = staged
+        self.staged, self.calibrated = staged, calibrated
 
-    def spec(self, num_layers: int) -> CompressionSpec:
-        """The core `CompressionSpec` for an ELMo biLM with `num_layers` LSTM layers."""
+    def spec(self, num_layers: int, calibrating: bool = False) -> CompressionSpec:
+        """
+        The core `CompressionSpec` for an ELMo biLM with `num_layers` LSTM layers. A calibrated
+        asvd block builds plain SVD factors of the same shape unless `calibrating`.
+        """
         layers = list(range(num_layers)) if self.layers is None else self.layers
         bad = [k for k in layers if not 0 <= k < num_layers]
         if bad:
             raise ConfigurationError(f"compression.layers {bad} out of range; this ELMo has layers 0..{num_layers - 1}")
         regex = r"(.*\.)?({})_layer_({})\.({})".format(
             "|".join(self.directions), "|".join(map(str, layers)), "|".join(TARGET_MODULES[self.target]))
-        return CompressionSpec(method=self.method, rank=self.rank, target_regex=regex,
+        method = "svd" if self.method == "asvd" and not calibrating else self.method
+        return CompressionSpec(method=method, rank=self.rank, target_regex=regex,
                                allow_parameter_increase=self.allow_parameter_increase, random_state=self.seed,
                                method_options=self.method_options)
 
-    def apply(self, module: nn.Module) -> CompressionReport:
-        """Compress every ELMo found in `module`, in place; `ConfigurationError` if there is none."""
-        elmos = [m for m in module.modules() if isinstance(m, Elmo)]
+    def elmos(self, module: nn.Module) -> Dict[str, Elmo]:
+        """The ELMo modules inside `module` by name; `ConfigurationError` if there is none."""
+        elmos = {name: m for name, m in module.named_modules() if isinstance(m, Elmo)}
         if not elmos:
             raise ConfigurationError(f"no allennlp Elmo module found in {type(module).__name__} to compress")
+        return elmos
+
+    def target_names(self, module: nn.Module) -> List[str]:
+        """Names (in `module`) of the linear layers this block compresses."""
+        return [f"{prefix}.{name}" if prefix else name for prefix, elmo in self.elmos(module).items()
+                for name in find_targets(elmo, self.spec(elmo._elmo_lstm._elmo_lstm.num_layers))]
+
+    def apply(self, module: nn.Module, input_scales: Optional[Dict[str, torch.Tensor]] = None) -> CompressionReport:
+        """
+        Compress every ELMo found in `module`, in place; `ConfigurationError` if there is none.
+        `input_scales` (names as in `module`) are the calibration statistics of asvd.
+        """
         report = CompressionReport()
-        for elmo in elmos:
+        for prefix, elmo in self.elmos(module).items():
             num_layers = elmo._elmo_lstm._elmo_lstm.num_layers
+            scales = {name[len(prefix) + 1:] if prefix else name: value for name, value in (input_scales or {}).items()}
             try:
-                part = compress_modules(elmo, self.spec(num_layers), deferred=self.staged)
+                part = compress_modules(elmo, self.spec(num_layers, calibrating=input_scales is not None),
+                                        deferred=self.staged, input_scales=scales)
             except ValueError as error:
                 raise ConfigurationError(f"ELMo compression failed: {error}") from None
             report.matrices.extend(part.matrices)

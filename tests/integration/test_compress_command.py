@@ -135,3 +135,29 @@ def test_finetune_a_compressed_archive_with_a_config(dense_archive, elmo_env, tm
     elmo_factors = [k for k in after if k.endswith("state_linearity.weight_u")]
     assert len(elmo_factors) == 4 and all(torch.equal(after[k], before[k]) for k in elmo_factors)  # ELMo frozen
     assert not torch.equal(after["_classification_layer.weight"], before["_classification_layer.weight"])
+
+
+def test_data_aware_asvd_needs_calibration_and_reloads(dense_archive, tmp_path):
+    spec = {"method": "asvd", "target": "W_i", "rank": 3}
+    with pytest.raises(ConfigurationError, match="needs --calibration-data"):
+        compress_archive(str(dense_archive), str(tmp_path / "no.tar.gz"), spec)
+    assert not (tmp_path / "no.tar.gz").exists()
+    result = compress_archive(str(dense_archive), str(tmp_path / "asvd.tar.gz"), spec, calibration_data=SST_TINY)
+    plain = compress_archive(str(dense_archive), str(tmp_path / "svd.tar.gz"), {**spec, "method": "svd"})
+    assert result.params_after == plain.params_after  # same budget as plain SVD
+    reloaded = load_archive(str(tmp_path / "asvd.tar.gz"))
+    assert reloaded.config["model"]["compression"]["calibrated"] is True
+    name = "_text_field_embedder.token_embedder_elmo._elmo._elmo_lstm._elmo_lstm.forward_layer_0.input_linearity"
+    asvd_layer, svd_layer = (load_archive(str(tmp_path / f)).model.get_submodule(name) for f in ("asvd.tar.gz", "svd.tar.gz"))
+    assert not torch.allclose(asvd_layer.reconstruct_weight(), svd_layer.reconstruct_weight())
+    assert predictions(reloaded).shape == (8, 5)
+
+
+def test_asvd_in_a_training_config_is_refused(tiny_elmo):
+    from allennlp.common import Params
+    from allennlp.modules.token_embedders import TokenEmbedder
+
+    with pytest.raises(ConfigurationError, match="'asvd' needs calibration data"):
+        TokenEmbedder.from_params(Params({"type": "factorized_elmo_token_embedder", "options_file": tiny_elmo[0],
+                                          "weight_file": tiny_elmo[1],
+                                          "compression": {"method": "asvd", "rank": 2}}))
