@@ -16,7 +16,7 @@ $python benchmarks/lm_lstm_speed.py --threads "$threads" > docs/performance_lstm
   echo
   sed 's/^# /## /' docs/performance_elmo.md
   echo
-  sed 's/^# /## /; s/^## /### /' docs/performance_factorizers.md
+  sed 's/^## /### /; s/^# /## /' docs/performance_factorizers.md
   echo
   echo "## One LSTM layer (AWD-LSTM shapes)"
   echo
