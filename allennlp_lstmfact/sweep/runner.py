@@ -1,0 +1,90 @@
+"""
+`run_sweep`: a grid's jobs run locally (N parallel workers) or on Ray, with a progress bar, then
+gathered into the tidy CSV and its metadata JSON.
+"""
+import os
+from dataclasses import dataclass
+from typing import Dict, List, Optional
+
+from tqdm import tqdm
+
+from allennlp_lstmfact.sweep.grid import GridError, GridSpec
+from allennlp_lstmfact.sweep.jobs import (
+    CommandRunner, Outcome, SubprocessRunner, SweepPlan, ThreadDispatcher, execute_plan)
+from allennlp_lstmfact.sweep.results import result_rows, write_metadata, write_rows
+
+
+@dataclass
+class SweepResult:
+    """The CSV and metadata written, the rows, and the runs that failed (name → error)."""
+
+    csv_path: str
+    metadata_path: str
+    rows: List[Dict]
+    failed: Dict[str, str]
+
+
+def check_inputs(spec: GridSpec, cwd: str) -> None:
+    """Fail early on a config, fine-tuning config or test file that does not exist."""
+    paths = [("config", spec.config), ("test_data", spec.test_data)]
+    if any(spec.fine_tune):
+        paths.append(("finetune_config", spec.finetune_config))
+    missing = [f"{name} {path!r}" for name, path in paths
+               if "://" not in path and not os.path.exists(os.path.join(cwd, path))]
+    if missing:
+        raise GridError(f"not found: {', '.join(missing)}")
+
+
+def run_sweep(spec: GridSpec, out_dir: str = "runs/sweep", csv_path: Optional[str] = None, workers: int = 1,
+              use_ray: bool = False, ray_address: Optional[str] = None, runner: Optional[CommandRunner] = None,
+              threads: Optional[int] = None, progress: bool = True) -> SweepResult:
+    """
+    Run every job of `spec` that has no `result.json` yet, then write the CSV of all finished runs.
+
+    # Parameters
+
+    spec : `GridSpec`
+    out_dir : `str`, optional (default = `"runs/sweep"`)
+        Runs go to `<out_dir>/<task>/<run>/`.
+    csv_path : `str`, optional (default = `<out_dir>/<task>.csv`)
+        The tidy CSV; its metadata goes beside it (`.meta.json`).
+    workers : `int`, optional (default = `1`)
+        Jobs run at once on this machine (ignored with Ray, whose scheduler decides).
+    use_ray, ray_address : optional
+        Dispatch each job as a Ray task: on a local Ray instance started here (`use_ray`), or on
+        the cluster at `ray_address`.
+    runner : `CommandRunner`, optional (default = `SubprocessRunner()`)
+        Runs one command; tests inject a fake.
+    threads : `int`, optional (default = `spec.threads`, else CPU cores / workers)
+        Threads of each command (`OMP_NUM_THREADS`) and CPUs reserved per Ray task.
+    progress : `bool`, optional (default = `True`)
+        Show a tqdm progress bar over the runs.
+    """
+    runner = runner or SubprocessRunner()
+    if isinstance(runner, SubprocessRunner):
+        check_inputs(spec, runner.cwd)
+    threads = threads or spec.threads or max(1, (os.cpu_count() or 1) // max(1, workers))
+    plan = SweepPlan(spec, out_dir, threads)
+    csv_path = csv_path or os.path.join(out_dir, f"{spec.task}.csv")
+    bar = tqdm(total=len(plan.jobs), desc=spec.task, unit="run", disable=not progress)
+
+    def report(outcome: Outcome) -> None:
+        bar.update()
+        if outcome.error:
+            bar.write(f"{outcome.job} failed: {outcome.error.splitlines()[0]}")
+
+    if use_ray or ray_address:
+        from allennlp_lstmfact.sweep.ray_dispatch import RayDispatcher, ray_session
+
+        with ray_session(ray_address, num_cpus=os.cpu_count()):
+            outcomes = execute_plan(plan, RayDispatcher(threads), runner, report)
+        dispatch = f"ray ({ray_address or 'local instance'}), {threads} CPU(s) per run"
+    else:
+        outcomes = execute_plan(plan, ThreadDispatcher(workers), runner, report)
+        dispatch = f"local, {workers} worker(s)"
+    bar.close()
+    rows = result_rows(spec, [outcome.result for outcome in outcomes if outcome.result is not None])
+    failed = {outcome.job: outcome.error for outcome in outcomes if outcome.error}
+    write_rows(rows, csv_path)
+    metadata = write_metadata(spec, csv_path, os.path.abspath(plan.task_dir), dispatch, threads, failed)
+    return SweepResult(csv_path, metadata, rows, failed)
