@@ -1,0 +1,205 @@
+"""
+The biLM's weights in bilm-tf's layout, both ways: fresh initial weights to build a trainable
+allennlp `_ElmoBiLm` from, and the trained `_ElmoBiLm` written back as the ELMo files stock
+`allennlp.modules.elmo.Elmo` loads.
+
+Loading (`_ElmoCharacterEncoder._load_*`, `ElmoLstm.load_weights`) transposes tf matrices,
+prepends a zero padding row to `char_embed`, negates the highway carry weights, reorders the LSTM
+gates from tf's (i, j, f, o) to (i, f, j, o) and adds 1 to the forget-gate bias; `bilm_tf_weights`
+undoes each of these, so export → load is the identity on the model's function.
+"""
+import os
+import re
+import tempfile
+from numbers import Real
+from typing import Any, Dict, List, Union
+
+import numpy as np
+import torch
+from allennlp.common.checks import ConfigurationError
+from allennlp.modules.elmo import _ElmoBiLm
+from allennlp.modules.elmo_lstm import ElmoLstm
+
+from allennlp_lstmfact.bilm_files import LSTM_CELL, REQUIRED_OPTIONS, expected_weight_shapes, write_elmo_files
+
+# Fixed by allennlp's character ids (ELMoCharacterMapper): 261 characters + the padding id 0, 50 per token.
+N_CHARACTERS = 262
+MAX_CHARACTERS_PER_TOKEN = 50
+# tf's LSTMCell adds this to the stored forget-gate bias; ElmoLstm.load_weights adds it at load.
+FORGET_BIAS = 1.0
+
+
+def check_bilm_options(options: Dict[str, Any]) -> None:
+    """
+    Raise one `ConfigurationError` listing every problem of ELMo `options` (the `lstm` and
+    `char_cnn` sections of an options JSON) that would stop allennlp from building or loading it.
+    """
+    if not isinstance(options, dict) or not all(isinstance(options.get(s), dict) for s in REQUIRED_OPTIONS):
+        raise ConfigurationError(f"ELMo options must be a dict with sections {list(REQUIRED_OPTIONS)}, got {options!r}")
+    lstm, cnn = options["lstm"], options["char_cnn"]
+    problems = [f"{section}.{key} is missing" for section, keys in REQUIRED_OPTIONS.items()
+                for key in keys if key not in options[section]]
+    if problems:
+        raise ConfigurationError("bad ELMo options: " + "; ".join(problems))
+
+    def positive_int(value: Any) -> bool:
+        return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+    for key in ("dim", "projection_dim", "n_layers"):
+        if not positive_int(lstm[key]):
+            problems.append(f"lstm.{key} must be a positive integer, got {lstm[key]!r}")
+    for key in ("cell_clip", "proj_clip"):
+        if lstm[key] is not None and (not isinstance(lstm[key], Real) or lstm[key] <= 0):
+            problems.append(f"lstm.{key} must be a positive number or null, got {lstm[key]!r}")
+    if lstm["use_skip_connections"] is not True:
+        problems.append("lstm.use_skip_connections must be true (allennlp's _ElmoBiLm supports only that)")
+    if not isinstance(cnn["embedding"], dict) or not positive_int(cnn["embedding"].get("dim")):
+        problems.append(f"char_cnn.embedding.dim must be a positive integer, got {cnn['embedding']!r}")
+    filters = cnn["filters"]
+    if (not isinstance(filters, list) or not filters
+            or not all(isinstance(f, (list, tuple)) and len(f) == 2 and all(map(positive_int, f)) for f in filters)):
+        problems.append(f"char_cnn.filters must be a non-empty list of [width, number] pairs, got {filters!r}")
+    elif max(width for width, _ in filters) > MAX_CHARACTERS_PER_TOKEN:
+        problems.append(f"char_cnn.filters: widths must be at most {MAX_CHARACTERS_PER_TOKEN}, got {filters!r}")
+    if not isinstance(cnn["n_highway"], int) or isinstance(cnn["n_highway"], bool) or cnn["n_highway"] < 0:
+        problems.append(f"char_cnn.n_highway must be a non-negative integer, got {cnn['n_highway']!r}")
+    if cnn["activation"] not in ("relu", "tanh"):
+        problems.append(f"char_cnn.activation must be 'relu' or 'tanh', got {cnn['activation']!r}")
+    for key, required in (("n_characters", N_CHARACTERS), ("max_characters_per_token", MAX_CHARACTERS_PER_TOKEN)):
+        if cnn[key] != required:
+            problems.append(f"char_cnn.{key} must be {required} (allennlp's character ids), got {cnn[key]!r}")
+    if problems:
+        raise ConfigurationError("bad ELMo options: " + "; ".join(problems))
+
+
+def _glorot_uniform(rng: np.random.Generator, shape) -> np.ndarray:
+    limit = np.sqrt(6.0 / (shape[-2] + shape[-1]))
+    return rng.uniform(-limit, limit, shape)
+
+
+def _fan_in_normal(rng: np.random.Generator, shape) -> np.ndarray:
+    fan_in = int(np.prod(shape[:-1]))  # CNN kernels: width × char dim; matrices: rows
+    return rng.normal(0.0, np.sqrt(1.0 / fan_in), shape)
+
+
+# bilm-tf's initial values, by dataset name (first match wins); tf's highway computes
+# g·f(x W_transform) + (1 − g)·x with g = σ(x W_carry + b_carry): b_carry = −2 starts it carrying x.
+_INITIALIZERS: List[tuple] = [
+    (r"char_embed", lambda rng, shape: rng.uniform(-1.0, 1.0, shape)),
+    (r"CNN_high_\d+/b_carry", lambda rng, shape: np.full(shape, -2.0)),
+    (r".*/(W_cnn_\d+|W_carry|W_transform|W_proj)", _fan_in_normal),
+    (r".*/(W_0|W_P_0)", _glorot_uniform),
+    (r".*/(b_\w+|B)", lambda rng, shape: np.zeros(shape)),
+]
+
+
+def initial_bilm_weights(options: Dict[str, Any], seed: int = 0) -> Dict[str, np.ndarray]:
+    """
+    Initial float32 weights, in bilm-tf's layout, of a biLM with `options`, drawn as bilm-tf draws
+    them: `char_embed` uniform in [-1, 1]; CNN, highway and projection matrices normal with variance
+    1/fan-in; LSTM matrices Glorot-uniform; biases 0 except the highway carry bias −2 (the stored
+    LSTM forget-gate bias is 0, i.e. 1 once loaded).
+    """
+    check_bilm_options(options)
+    rng = np.random.default_rng(seed)
+    weights = {}
+    for name, shape in expected_weight_shapes(options):
+        initializer = next(init for pattern, init in _INITIALIZERS if re.fullmatch(pattern, name))
+        weights[name] = initializer(rng, shape).astype("float32")
+    return weights
+
+
+def trainable_bilm(options: Dict[str, Any], seed: int = 0) -> _ElmoBiLm:
+    """allennlp's `_ElmoBiLm` with `options`, loaded from `initial_bilm_weights`, every weight trainable."""
+    with tempfile.TemporaryDirectory() as folder:
+        options_file, weight_file = os.path.join(folder, "options.json"), os.path.join(folder, "weights.hdf5")
+        write_elmo_files(options, initial_bilm_weights(options, seed), options_file, weight_file)
+        return _ElmoBiLm(options_file, weight_file, requires_grad=True)
+
+
+def _swap_middle_gates(array: np.ndarray, cell_size: int) -> np.ndarray:
+    """Gate blocks along axis 0 reordered (i, f, j, o) ↔ (i, j, f, o); the map is its own inverse."""
+    i, a, b, o = (array[k * cell_size:(k + 1) * cell_size] for k in range(4))
+    return np.concatenate([i, b, a, o])
+
+
+def _numpy(tensor: torch.Tensor) -> np.ndarray:
+    return tensor.detach().cpu().numpy().astype("float32")
+
+
+def _dense_weight(layer: torch.nn.Module) -> torch.Tensor:
+    """The layer's out × in matrix; for a compressed layer (low-rank, masked) its dense reconstruction."""
+    return layer.reconstruct_weight() if hasattr(layer, "reconstruct_weight") else layer.weight
+
+
+def _lstm_weights(lstm: ElmoLstm) -> Dict[str, np.ndarray]:
+    weights = {}
+    for direction, name in enumerate(("forward", "backward")):
+        for layer in range(lstm.num_layers):
+            cell = getattr(lstm, f"{name}_layer_{layer}")
+            size = cell.cell_size
+            path = LSTM_CELL.format(direction=direction, layer=layer)
+            stacked = torch.cat([_dense_weight(cell.input_linearity), _dense_weight(cell.state_linearity)], dim=1)
+            weights[f"{path}/W_0"] = _swap_middle_gates(_numpy(stacked), size).T
+            bias = _swap_middle_gates(_numpy(cell.state_linearity.bias), size)
+            bias[2 * size:3 * size] -= np.float32(FORGET_BIAS)
+            weights[f"{path}/B"] = bias
+            weights[f"{path}/W_P_0"] = _numpy(cell.state_projection.weight).T
+    return weights
+
+
+def bilm_tf_weights(bilm: _ElmoBiLm) -> Dict[str, np.ndarray]:
+    """
+    Every weight of allennlp's `_ElmoBiLm` as the float32 array bilm-tf's HDF5 layout stores
+    (dataset path → array): the inverse of the transforms `Elmo` applies when it loads the file.
+    """
+    characters = bilm._token_embedder
+    weights = {"char_embed": _numpy(characters._char_embedding_weights)[1:]}  # row 0 is allennlp's padding
+    for i in range(len(characters._convolutions)):
+        convolution = getattr(characters, f"char_conv_{i}")
+        # torch (filters, char dim, width) ← tf (1, width, char dim, filters)
+        weights[f"CNN/W_cnn_{i}"] = _numpy(convolution.weight).transpose(2, 1, 0)[np.newaxis]
+        weights[f"CNN/b_cnn_{i}"] = _numpy(convolution.bias)
+    for k, highway in enumerate(characters._highways._layers):
+        size = highway.in_features
+        weight, bias = _numpy(highway.weight), _numpy(highway.bias)
+        # allennlp stacks [W_transformᵀ; −W_carryᵀ]: its gate weighs x where tf's weighs f(x)
+        weights[f"CNN_high_{k}/W_transform"], weights[f"CNN_high_{k}/W_carry"] = weight[:size].T, -weight[size:].T
+        weights[f"CNN_high_{k}/b_transform"], weights[f"CNN_high_{k}/b_carry"] = bias[:size], -bias[size:]
+    weights["CNN_proj/W_proj"] = _numpy(characters._projection.weight).T
+    weights["CNN_proj/b_proj"] = _numpy(characters._projection.bias)
+    weights.update(_lstm_weights(bilm._elmo_lstm))
+    return {name: np.ascontiguousarray(array) for name, array in weights.items()}
+
+
+def find_bilm(source: Union[torch.nn.Module, _ElmoBiLm]) -> _ElmoBiLm:
+    """The one `_ElmoBiLm` in `source` (an `_ElmoBiLm`, an `Elmo`, or any module holding one)."""
+    found = [module for module in source.modules() if isinstance(module, _ElmoBiLm)]
+    if len(found) != 1:
+        raise ConfigurationError(f"expected exactly one ELMo biLM (_ElmoBiLm) in {type(source).__name__}, "
+                                 f"found {len(found)}")
+    return found[0]
+
+
+def export_elmo(source: torch.nn.Module, options_file: str, weight_file: str) -> Dict[str, Any]:
+    """
+    Write the biLM inside `source` as ELMo files that stock `allennlp.modules.elmo.Elmo` loads:
+    the options JSON and the HDF5 weights in bilm-tf's layout, each written atomically. LSTM
+    matrices compressed by `allennlp_lstmfact.core` (low-rank, masked) are written as their dense
+    reconstruction. Returns the options written.
+
+    # Parameters
+
+    source : `torch.nn.Module`
+        An `elmo_bilm` model, an `Elmo`, an `_ElmoBiLm`, or any module holding exactly one `_ElmoBiLm`.
+    options_file : `str`
+        Where to write the options JSON (the biLM's own options, unchanged).
+    weight_file : `str`
+        Where to write the HDF5 weights.
+    """
+    bilm = find_bilm(source)
+    options = bilm._token_embedder._options
+    check_bilm_options(options)
+    write_elmo_files(options, bilm_tf_weights(bilm), options_file, weight_file)
+    return options
+

@@ -1,0 +1,92 @@
+import shutil
+
+import pytest
+import torch
+from allennlp.commands.train import train_model_from_file
+from allennlp.common import Params
+from allennlp.data import Vocabulary
+from allennlp.models import Model
+from allennlp.models.archival import load_archive
+
+from allennlp_lstmfact.core import LowRankLinear, MaskedLinear, count_parameters, truncated_svd
+from allennlp_lstmfact.lm import study
+from tests.conftest import REPO
+from tests.lm.conftest import LM_FIXTURES, TINY_CONFIG, TINY_TRAIN, TINY_VALID
+
+LM_CONFIGS = sorted((REPO / "training_configs" / "lm").glob("*.jsonnet"))
+FINETUNE_CONFIG = REPO / "training_configs" / "lm" / "awd_lstm_ptb_small_finetune.jsonnet"
+
+
+def validation_perplexity(model) -> float:
+    return study.evaluate_perplexity(model, str(TINY_VALID), batch_size=2, sequence_length=6).perplexity
+
+
+@pytest.fixture(scope="module")
+def dense_archive(tmp_path_factory):
+    """A tiny dense AWD-LSTM trained (2 epochs, NT-ASGD) on the fixture corpus."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("LM_FIXTURES", str(LM_FIXTURES))
+        patch.setenv("METHOD", "none")
+        folder = tmp_path_factory.mktemp("dense_lm")
+        model = train_model_from_file(str(TINY_CONFIG), str(folder))
+    return folder, model
+
+
+def test_dense_model_trains_saves_and_reloads_with_identical_perplexity(dense_archive):
+    folder, model = dense_archive
+    metrics = load_archive(str(folder / "model.tar.gz"))
+    reloaded = metrics.model
+    assert validation_perplexity(reloaded) == pytest.approx(validation_perplexity(model), rel=1e-6)
+    best = Params.from_file(str(folder / "metrics.json"))["best_validation_perplexity"]
+    assert validation_perplexity(reloaded) == pytest.approx(best, rel=1e-5)
+
+
+@pytest.mark.parametrize("method,target", [("svd", "W_h"), ("prune", "W_i")])
+def test_compressed_from_scratch_trains_saves_and_reloads(lm_env, monkeypatch, tmp_path, method, target):
+    for name, value in {"METHOD": method, "TARGET": target, "RANK": "2"}.items():
+        monkeypatch.setenv(name, value)
+    model = train_model_from_file(str(TINY_CONFIG), str(tmp_path / "run"))
+    reloaded = load_archive(str(tmp_path / "run" / "model.tar.gz")).model
+    name = "state_linearity" if target == "W_h" else "input_linearity"
+    assert type(getattr(reloaded.lstm_layers[0], name)) is (LowRankLinear if method == "svd" else MaskedLinear)
+    assert count_parameters(reloaded) == count_parameters(model)
+    assert validation_perplexity(reloaded) == pytest.approx(validation_perplexity(model), rel=1e-6)
+
+
+def test_fine_tuning_starts_from_the_compressed_archive_and_reloads_without_it(dense_archive, lm_env, tmp_path):
+    folder, dense_model = dense_archive
+    archive_copy = tmp_path / "dense.tar.gz"
+    shutil.copy(folder / "model.tar.gz", archive_copy)
+    compression = {"method": "svd", "target": "W_h", "rank": 2}
+    # The model the fine-tuning starts from: the archive's weights, W_h replaced by its rank-2 SVD.
+    start = study.compressed_copy(dense_model, compression)
+    expected_u, expected_v = truncated_svd(dense_model.lstm_layers[1].state_linearity.weight.data, 2)
+    assert torch.allclose(start.lstm_layers[1].state_linearity.reconstruct_weight(), expected_u @ expected_v, atol=1e-5)
+
+    overrides = {"train_data_path": str(TINY_TRAIN), "validation_data_path": str(TINY_VALID), "trainer.num_epochs": 1}
+    tuned = study.fine_tune(str(archive_copy), str(FINETUNE_CONFIG), compression, str(tmp_path / "tuned"), overrides)
+    assert isinstance(tuned.lstm_layers[0].state_linearity, LowRankLinear)
+    archive_copy.unlink()  # the fine-tuned archive must not need the pretrained one
+    reloaded = load_archive(str(tmp_path / "tuned" / "model.tar.gz")).model
+    assert validation_perplexity(reloaded) == pytest.approx(validation_perplexity(tuned), rel=1e-6)
+    assert count_parameters(reloaded) < count_parameters(dense_model)
+
+
+@pytest.mark.parametrize("config", [c for c in LM_CONFIGS if not c.stem.endswith("_finetune")], ids=lambda c: c.name)
+@pytest.mark.parametrize("method", ["none", "svd"])
+def test_shipped_configs_build(config, method, lm_env, monkeypatch, tiny_vocab: Vocabulary):
+    monkeypatch.setenv("LSTMFACT_DATA", "/data")
+    monkeypatch.setenv("METHOD", method)
+    params = Params.from_file(str(config))
+    assert params["train_data_path"].startswith("/data/")
+    model = Model.from_params(vocab=tiny_vocab, params=params.pop("model"))
+    assert (model.compression_report is not None) == (method != "none")
+
+
+def test_finetune_config_reads_model_and_vocabulary_from_the_archive(lm_env, monkeypatch):
+    monkeypatch.setenv("ARCHIVE", "/runs/dense.tar.gz")
+    monkeypatch.setenv("METHOD", "prune")
+    params = Params.from_file(str(FINETUNE_CONFIG)).as_dict()
+    assert params["model"]["type"] == "compressed_from_pretrained"
+    assert params["model"]["pretrained_file"] == params["vocabulary"]["directory"] == "/runs/dense.tar.gz"
+    assert params["model"]["compression"]["method"] == "prune" and "compression" not in params["model"]["model"]
