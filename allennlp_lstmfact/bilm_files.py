@@ -103,6 +103,9 @@ def _atomic_write(path: str, write) -> None:
     os.close(handle)
     try:
         write(temporary)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temporary, 0o666 & ~umask)  # mkstemp creates 0600; give the file the usual mode
         os.replace(temporary, path)
     except BaseException:
         if os.path.exists(temporary):
