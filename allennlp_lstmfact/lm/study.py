@@ -8,6 +8,7 @@ import csv
 import json
 import logging
 import os
+import statistics
 import time
 from dataclasses import asdict, dataclass
 from typing import Dict, List, Optional
@@ -50,6 +51,19 @@ def evaluate_perplexity(model: Model, data_path: str, batch_size: int = 1, seque
     seconds = time.perf_counter() - start
     metrics = model.get_metrics(reset=True)
     return PerplexityResult(metrics["perplexity"], int(metrics["num_tokens"]), seconds)
+
+
+def interleaved_inference_seconds(models: Dict[str, Model], data_path: str, batch_size: int = 1,
+                                  repeats: int = 3) -> Dict[str, float]:
+    """
+    Median wall seconds of one evaluation pass over `data_path` per model; the models take turns,
+    so that a change of the machine's load during the measurement affects all of them alike.
+    """
+    seconds: Dict[str, List[float]] = {name: [] for name in models}
+    for _ in range(repeats):
+        for name, model in models.items():
+            seconds[name].append(evaluate_perplexity(model, data_path, batch_size).seconds)
+    return {name: statistics.median(values) for name, values in seconds.items()}
 
 
 def compressed_copy(model: Model, compression: Dict) -> Model:
