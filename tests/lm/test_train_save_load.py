@@ -34,8 +34,7 @@ def dense_archive(tmp_path_factory):
 
 def test_dense_model_trains_saves_and_reloads_with_identical_perplexity(dense_archive):
     folder, model = dense_archive
-    metrics = load_archive(str(folder / "model.tar.gz"))
-    reloaded = metrics.model
+    reloaded = load_archive(str(folder / "model.tar.gz")).model
     assert validation_perplexity(reloaded) == pytest.approx(validation_perplexity(model), rel=1e-6)
     best = Params.from_file(str(folder / "metrics.json"))["best_validation_perplexity"]
     assert validation_perplexity(reloaded) == pytest.approx(best, rel=1e-5)

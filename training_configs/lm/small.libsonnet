@@ -1,6 +1,6 @@
 // The CPU preset shared by the *_small configs: a 2-layer AWD-LSTM (embedding 200, hidden 400,
 // tied, 3.45M parameters on PTB) with lighter dropout and Adam, which gets further than NT-ASGD
-// in a few epochs. One PTB epoch takes about 12 minutes on one CPU thread.
+// in a few epochs. One PTB epoch takes 13-19 minutes on one CPU thread (a shared 2-core machine).
 // NUM_EPOCHS sets the number of epochs.
 local awd_lstm = import "awd_lstm.libsonnet";
 
