@@ -6,7 +6,7 @@ from allennlp.data import TextFieldTensors, Vocabulary
 from allennlp.models import Model
 
 from allennlp_lstmfact.bilm.dataset_reader import CHARACTERS, WORDS
-from allennlp_lstmfact.bilm.perplexity import TokenPerplexity
+from allennlp_lstmfact.perplexity import TokenPerplexity
 from allennlp_lstmfact.bilm.weights import check_bilm_options, trainable_bilm
 
 

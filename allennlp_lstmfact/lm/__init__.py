@@ -11,4 +11,3 @@ from allennlp_lstmfact.lm.dataset_reader import LineStreamReader
 from allennlp_lstmfact.lm.lstm import LstmLayer
 from allennlp_lstmfact.lm.model import AwdLstmLanguageModel
 from allennlp_lstmfact.lm.nt_asgd import NonMonotonicTrigger, TriggeredUniformAverage
-from allennlp_lstmfact.lm.perplexity import CorpusPerplexity

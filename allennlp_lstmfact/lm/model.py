@@ -16,7 +16,7 @@ from allennlp_lstmfact.core import count_parameters
 from allennlp_lstmfact.lm.compression import LanguageModelCompression
 from allennlp_lstmfact.lm.dropout import LockedDropout, embed_with_word_dropout
 from allennlp_lstmfact.lm.lstm import LstmLayer, LstmState
-from allennlp_lstmfact.lm.perplexity import CorpusPerplexity
+from allennlp_lstmfact.perplexity import TokenPerplexity
 
 logger = logging.getLogger(__name__)
 
@@ -103,7 +103,7 @@ class AwdLstmLanguageModel(Model):
         if padding in vocab.get_token_to_index_vocabulary(namespace):
             excluded[vocab.get_token_index(padding, namespace)] = float("-inf")
         self.register_buffer("_excluded_logits", excluded, persistent=False)
-        self._perplexity = CorpusPerplexity()
+        self._perplexity = TokenPerplexity()
         self._carried: Dict[bool, Optional[List[LstmState]]] = {True: None, False: None}
         self._reset_parameters()
         if initializer is not None:
@@ -181,4 +181,5 @@ class AwdLstmLanguageModel(Model):
         self._carried = {True: None, False: None}
 
     def get_metrics(self, reset: bool = False) -> Dict[str, float]:
-        return self._perplexity.get_metric(reset)
+        num_tokens = float(self._perplexity.num_tokens)
+        return {"perplexity": self._perplexity.get_metric(reset), "num_tokens": num_tokens}

@@ -1,4 +1,7 @@
-"""Perplexity over a whole split: exp of the per-token cross entropy averaged over every token."""
+"""
+Perplexity over a whole split: exp of the per-token cross entropy averaged over every token
+(the language models' metric: the AWD-LSTM and the ELMo-format biLM).
+"""
 import math
 from typing import Union
 
@@ -36,6 +39,11 @@ class TokenPerplexity(Metric):
         if reset:
             self.reset()
         return perplexity
+
+    @property
+    def num_tokens(self) -> int:
+        """Tokens counted since the last reset."""
+        return self._num_tokens
 
     def reset(self) -> None:
         self._total_cross_entropy = 0.0
