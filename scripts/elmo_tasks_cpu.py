@@ -92,7 +92,9 @@ def main() -> None:
             writer.writerow({**{k: row[k] for k in fields if k in row}, "value": row[row["metric"]]})
     lines = ["# ELMo tasks at CPU scale", "",
              "Small presets (`*_small.jsonnet`), ELMo = AllenNLP's tiny trained test biLM (2 layers, LSTM 64, "
-             "projection 16; its W_i and W_h are 256x16) unless ELMO_OPTIONS says otherwise; 2 CPU threads.", "",
+             f"projection 16; its W_i and W_h are 256x16) unless ELMO_OPTIONS says otherwise; OMP_NUM_THREADS="
+             f"{os.environ.get('OMP_NUM_THREADS', 'unset')}. Compression: {args.method} on {args.target}, rank "
+             f"{args.rank}.", "",
              "| task | model | params | metric | value | evaluate s | data |", "|---|---|---:|---|---:|---:|---|"]
     lines += [f"| {r['task']} | {r['model']} | {r['params']:,} | {r['metric']} | {r[r['metric']]:.2f} | "
               f"{r['evaluate_seconds']} | {r['data']} |" for r in rows]
