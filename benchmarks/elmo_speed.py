@@ -8,7 +8,6 @@ bound (dense MACs / compressed MACs per token) and the fraction of it reached.
 Usage: python benchmarks/elmo_speed.py [--threads 2 --repeats 5 --options PATH]
 """
 import argparse
-import json
 import os
 import statistics
 import tempfile
@@ -79,7 +78,7 @@ def main() -> None:
     torch.manual_seed(0)
     character_ids = torch.randint(1, 261, (args.batch, args.tokens, 50))
     character_ids[:, :, 20:] = 0  # words up to 18 characters, like real text
-    lines = [f"# ELMo forward on CPU (official 2x4096_512 shapes, random weights)", "",
+    lines = ["# ELMo forward on CPU (official 2x4096_512 shapes, random weights)", "",
              f"torch {torch.__version__}, {args.threads} threads, {os.cpu_count()} CPUs, batch {args.batch} x "
              f"{args.tokens} tokens, median of {args.repeats} after a warm-up.", "",
              "| configuration | path | s / batch | speedup vs ours dense | vs stock | FLOP bound | of bound |",

@@ -7,7 +7,7 @@ out_features × in_features) and returns plain tensors; no AllenNLP, no modules.
 import math
 import warnings
 from dataclasses import dataclass
-from typing import List, Optional, Tuple, Union
+from typing import List, Tuple, Union
 
 import numpy as np
 import torch

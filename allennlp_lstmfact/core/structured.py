@@ -5,7 +5,7 @@ work), and activation-aware SVD (ASVD-style column scaling). Each has a paramete
 can be matched to a rank-r factorization's r(m + n).
 """
 import math
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Tuple
 
 import numpy as np
 import torch
@@ -14,7 +14,6 @@ from allennlp_lstmfact.core.factorize import (
     check_rank,
     check_weight,
     low_rank_parameter_count,
-    magnitude_prune_mask,
     truncated_svd,
 )
 

@@ -7,7 +7,6 @@ import copy
 import csv
 import json
 import logging
-import os
 import statistics
 import time
 from dataclasses import asdict, dataclass
