@@ -2,9 +2,11 @@
 Post-hoc compression of a trained archive (seed 001's post-processing setting), as the
 `allennlp compress` subcommand and the library function `compress_archive`.
 
-The new archive's config wraps the original model in `with_compressed_elmo`, so it reloads with
-stock `allennlp evaluate` / `predict`; its weights are the original archive's (fine-tuned ELMo
-included), compressed. The output is written atomically and the original is never touched.
+Two kinds of archive: a model with an ELMo inside (its biLSTM is compressed; the new config wraps
+the model in `with_compressed_elmo`) and a language model built of `LstmLayer`s such as
+`awd_lstm_lm` (wrapped in `compressed_from_pretrained`). Either way the new archive reloads with
+stock `allennlp evaluate` / `predict`, its weights are the original archive's (fine-tuned weights
+included), compressed; the output is written atomically and the original is never touched.
 """
 import argparse
 import copy
@@ -12,18 +14,21 @@ import json
 import os
 import tarfile
 import tempfile
-import itertools
 from typing import Any, Dict, List, NamedTuple, Optional
 
 import torch
 from allennlp.commands.subcommand import Subcommand
 from allennlp.common import Params
 from allennlp.common.checks import ConfigurationError
-from allennlp.data import Batch
+from allennlp.data import DataLoader
 from allennlp.models.archival import CONFIG_NAME, _WEIGHTS_NAME, Archive, archive_model, load_archive
+from allennlp.modules.elmo import Elmo
+from torch import nn
 
 from allennlp_lstmfact.core import CompressionReport, InputStatistics, count_parameters
 from allennlp_lstmfact.elmo import ElmoCompression
+from allennlp_lstmfact.lm.compression import LanguageModelCompression
+from allennlp_lstmfact.lm.lstm import LstmLayer
 
 STANDARD_MEMBERS = {CONFIG_NAME, _WEIGHTS_NAME, "vocabulary", "meta.json"}
 
@@ -48,25 +53,64 @@ def calibration_scales(archive: Archive, names: List[str], data_path: str, max_i
                        batch_size: int = 16) -> Dict[str, torch.Tensor]:
     """
     Mean absolute inputs of the linear layers `names` of the archive's model over the first
-    `max_instances` instances of `data_path` (read with the archive's validation reader).
+    batches of `data_path`, read as `allennlp evaluate` reads it (the archive's validation reader
+    and data loader, `batch_size` instead of the loader's own unless it has none), until
+    `max_instances` instances (or, for a language model's stream, batches) have been seen.
     """
-    reader = archive.validation_dataset_reader or archive.dataset_reader
-    instances = list(itertools.islice(reader.read(data_path), max_instances))
-    if not instances:
-        raise ConfigurationError(f"calibration data {data_path!r} gave no instances")
+    config = archive.config.duplicate()
+    loader_params = config.pop("validation_data_loader", None) or config.pop("data_loader")
+    if "batch_size" in loader_params:
+        loader_params["batch_size"] = batch_size
+    loader = DataLoader.from_params(params=loader_params, reader=archive.validation_dataset_reader,
+                                    data_path=data_path)
     model = archive.model.eval()
+    loader.index_with(model.vocab)
+    seen = 0
     with InputStatistics(model, names) as statistics, torch.no_grad():
-        for start in range(0, len(instances), batch_size):
-            batch = Batch(instances[start:start + batch_size])
-            batch.index_instances(model.vocab)
-            model(**batch.as_tensor_dict())
+        for batch in loader:
+            model(**batch)
+            seen += _batch_size(batch)
+            if seen >= max_instances:
+                break
+    if not seen:
+        raise ConfigurationError(f"calibration data {data_path!r} gave no instances")
     return statistics.scales()
+
+
+def _batch_size(batch: Dict[str, Any]) -> int:
+    """The number of instances (rows) of a tensor dict: the first dimension of its first tensor."""
+    value: Any = batch
+    while isinstance(value, dict):
+        value = next(iter(value.values()))
+    return value.size(0)
+
+
+class ArchiveCompressor(NamedTuple):
+    """How to compress one kind of archive: the compression block's class and the wrapper model type."""
+
+    compression: Any  # ElmoCompression or LanguageModelCompression
+    wrapper: str
+
+
+def archive_compressor(model: nn.Module, compression: Dict[str, Any]) -> ArchiveCompressor:
+    """
+    The compressor of `model`: its ELMo if it has one, else its `LstmLayer`s (a language model);
+    `ConfigurationError` for a model with neither or a bad compression block.
+    """
+    modules = list(model.modules())
+    if any(isinstance(m, Elmo) for m in modules):
+        block = ElmoCompression.from_params(Params({**copy.deepcopy(compression), "calibrated": True}))
+        return ArchiveCompressor(block, "with_compressed_elmo")
+    if any(isinstance(m, LstmLayer) for m in modules):
+        return ArchiveCompressor(LanguageModelCompression.from_params(Params(copy.deepcopy(compression))),
+                                 "compressed_from_pretrained")
+    raise ConfigurationError(f"no allennlp Elmo module and no LstmLayer found in {type(model).__name__} to compress")
 
 
 def compress_archive(archive_file: str, output_file: str, compression: Dict[str, Any], overwrite: bool = False,
                      calibration_data: Optional[str] = None, calibration_instances: int = 128) -> ArchiveCompression:
     """
-    Compress the ELMo inside a trained AllenNLP archive into a new archive.
+    Compress the ELMo (or the LSTM language model) of a trained AllenNLP archive into a new archive.
 
     # Parameters
 
@@ -75,7 +119,8 @@ def compress_archive(archive_file: str, output_file: str, compression: Dict[str,
     output_file : `str`
         The new archive; written atomically (a temporary file in the same folder, then renamed).
     compression : `Dict[str, Any]`
-        An `ElmoCompression` block: `{"method": "svd", "target": "W_h", "rank": 10, ...}`.
+        An `ElmoCompression` (or `LanguageModelCompression`) block:
+        `{"method": "svd", "target": "W_h", "rank": 10, ...}`.
     overwrite : `bool`, optional (default = `False`)
         Replace `output_file` if it exists.
     calibration_data : `str`, optional (default = `None`)
@@ -89,22 +134,23 @@ def compress_archive(archive_file: str, output_file: str, compression: Dict[str,
         raise ConfigurationError(f"output {output_file!r} exists; pass --overwrite to replace it")
     if not os.path.isfile(archive_file):
         raise ConfigurationError(f"archive {archive_file!r} does not exist")
-    elmo_compression = ElmoCompression.from_params(Params({**copy.deepcopy(compression), "calibrated": True}))
     archive = load_archive(archive_file)
     if _is_compressed(archive.model):
         raise ConfigurationError(f"archive {archive_file!r} is already compressed; compress the uncompressed one")
+    compressor = archive_compressor(archive.model, compression)
     params_before = count_parameters(archive.model)
     input_scales = None
-    if elmo_compression.method == "asvd":
+    if compressor.compression.method == "asvd":
         if calibration_data is None:
             raise ConfigurationError("method 'asvd' needs --calibration-data (data the archive's reader can read)")
-        names = elmo_compression.target_names(archive.model)
+        names = compressor.compression.target_names(archive.model)
         input_scales = calibration_scales(archive, names, calibration_data, calibration_instances)
         compression = {**compression, "calibrated": True}
-    report = elmo_compression.apply(archive.model, input_scales)
+    apply = compressor.compression.apply
+    report = apply(archive.model) if input_scales is None else apply(archive.model, input_scales)
 
     config = archive.config.as_dict(quiet=True)
-    config["model"] = {"type": "with_compressed_elmo", "model": config["model"], "compression": compression}
+    config["model"] = {"type": compressor.wrapper, "model": config["model"], "compression": compression}
     output_folder = os.path.dirname(os.path.abspath(output_file))
     with tempfile.TemporaryDirectory(dir=output_folder, prefix=".compress-") as workdir:
         with tarfile.open(archive_file, "r:gz") as tar:
@@ -129,7 +175,8 @@ class Compress(Subcommand):
     """
 
     def add_subparser(self, parser: argparse._SubParsersAction) -> argparse.ArgumentParser:
-        description = "Compress the ELMo inside a trained archive (SVD, Semi-NMF or pruning) into a new archive."
+        description = ("Compress the ELMo (or the LSTM language model) of a trained archive (SVD, Semi-NMF, "
+                       "pruning, ...) into a new archive.")
         subparser = parser.add_parser(self.name, description=description, help=description)
         subparser.add_argument("archive_file", help="the trained model.tar.gz (left untouched)")
         subparser.add_argument("-o", "--output-file", required=True, help="the compressed archive to write")
@@ -138,7 +185,7 @@ class Compress(Subcommand):
         subparser.add_argument("--target", default="W_h", help="W_i | W_h | both (default W_h)")
         subparser.add_argument("--rank", type=int, help="the rank r")
         subparser.add_argument("--layers", type=int, nargs="+", help="ELMo layers (default all)")
-        subparser.add_argument("--directions", nargs="+", help="forward and/or backward (default both)")
+        subparser.add_argument("--directions", nargs="+", help="ELMo: forward and/or backward (default both)")
         subparser.add_argument("--seed", type=int, default=0)
         subparser.add_argument("--calibration-data", help="data for asvd's activation statistics (archive's reader)")
         subparser.add_argument("--calibration-instances", type=int, default=128)

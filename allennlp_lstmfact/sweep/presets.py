@@ -3,8 +3,8 @@ Grids for seed 001's tasks at CPU scale (the `*_small.jsonnet` presets on the sh
 folder), as in `scripts/elmo_tasks_cpu.py`. Methods/targets/ranks/seeds default to Table 3's cells
 and are meant to be overridden from the command line.
 
-`ptb`: `allennlp compress` handles ELMo archives only so far, so its post-hoc cells fail until it
-learns the AWD-LSTM; its fine-tuned cells compress through the fine-tuning config (`--fine-tune yes`).
+`ptb`: post-hoc cells go through `allennlp compress` (AWD-LSTM archives), fine-tuned cells compress
+the baseline through the fine-tuning config (`compressed_from_pretrained`).
 """
 from typing import Any, Dict
 

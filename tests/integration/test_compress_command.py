@@ -16,6 +16,7 @@ from allennlp_lstmfact.commands import compress_archive
 from allennlp_lstmfact.core import LowRankLinear, count_parameters
 from allennlp_lstmfact.elmo import ElmoCompression
 from tests.conftest import FIXTURES, REPO
+from tests.lm.conftest import LM_FIXTURES
 
 CONFIG = str(FIXTURES / "basic_classifier_factorized_elmo.jsonnet")
 SST_TINY = str(FIXTURES / "data" / "sst_tiny.txt")
@@ -81,7 +82,7 @@ def test_archive_without_elmo_fails(tmp_path, monkeypatch):
         "data_loader": {"batch_size": 8}, "trainer": {"num_epochs": 1, "optimizer": "adam"}})
     (tmp_path / "plain.json").write_text(config)
     train_model_from_file(str(tmp_path / "plain.json"), str(tmp_path / "plain"))
-    with pytest.raises(ConfigurationError, match="no allennlp Elmo module found in BasicClassifier"):
+    with pytest.raises(ConfigurationError, match="no allennlp Elmo module and no LstmLayer found in BasicClassifier"):
         compress_archive(str(tmp_path / "plain" / "model.tar.gz"), str(tmp_path / "out.tar.gz"),
                          {"method": "svd", "rank": 2})
     assert not (tmp_path / "out.tar.gz").exists()
@@ -161,3 +162,59 @@ def test_asvd_in_a_training_config_is_refused(tiny_elmo):
         TokenEmbedder.from_params(Params({"type": "factorized_elmo_token_embedder", "options_file": tiny_elmo[0],
                                           "weight_file": tiny_elmo[1],
                                           "compression": {"method": "asvd", "rank": 2}}))
+
+
+@pytest.fixture(scope="module")
+def dense_lm_archive(tmp_path_factory):
+    """A tiny dense AWD-LSTM trained on the LM fixture corpus."""
+    run = tmp_path_factory.mktemp("dense_lm") / "run"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("LM_FIXTURES", str(LM_FIXTURES))
+        patch.setenv("METHOD", "none")
+        train_model_from_file(str(LM_FIXTURES / "awd_lstm_tiny.jsonnet"), str(run))
+    return run / "model.tar.gz"
+
+
+def lm_perplexity(model) -> float:
+    from allennlp_lstmfact.lm.study import evaluate_perplexity
+
+    return evaluate_perplexity(model, str(LM_FIXTURES / "tiny.valid.txt"), batch_size=2, sequence_length=6).perplexity
+
+
+@pytest.mark.parametrize("compression", [{"method": "svd", "target": "W_h", "rank": 2},
+                                         {"method": "semi_nmf", "target": "W_i", "rank": 3, "layers": [1]},
+                                         {"method": "prune", "target": "both", "rank": 2}])
+def test_language_model_archive_compresses_and_reloads(dense_lm_archive, tmp_path, compression):
+    from allennlp_lstmfact.lm.compression import LanguageModelCompression
+
+    original = digest(dense_lm_archive)
+    output = tmp_path / "compressed.tar.gz"
+    result = compress_archive(str(dense_lm_archive), str(output), compression)
+    assert digest(dense_lm_archive) == original
+    expected = load_archive(str(dense_lm_archive)).model
+    LanguageModelCompression(**compression).apply(expected)
+    reloaded = load_archive(str(output))
+    assert reloaded.config["model"]["type"] == "compressed_from_pretrained"
+    assert lm_perplexity(reloaded.model) == pytest.approx(lm_perplexity(expected), rel=1e-6)
+    assert lm_perplexity(reloaded.model) != pytest.approx(lm_perplexity(load_archive(str(dense_lm_archive)).model))
+    assert count_parameters(reloaded.model) == result.params_after < result.params_before
+
+
+def test_language_model_archive_bad_spec_names_the_value(dense_lm_archive, tmp_path):
+    with pytest.raises(ConfigurationError, match=r"layers \[7\] out of range"):
+        compress_archive(str(dense_lm_archive), str(tmp_path / "out.tar.gz"), {"method": "svd", "rank": 2, "layers": [7]})
+    with pytest.raises(ConfigurationError, match="directions"):
+        compress_archive(str(dense_lm_archive), str(tmp_path / "out.tar.gz"),
+                         {"method": "svd", "rank": 2, "directions": ["forward"]})
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_cli_compresses_a_language_model_and_stock_evaluate_reads_it(dense_lm_archive, tmp_path):
+    allennlp = str(Path(sys.executable).parent / "allennlp")
+    output = tmp_path / "lm.tar.gz"
+    env = {**os.environ, "LM_FIXTURES": str(LM_FIXTURES)}
+    for args in (["compress", str(dense_lm_archive), "--method", "svd", "--target", "W_h", "--rank", "2", "-o", str(output)],
+                 ["evaluate", str(output), str(LM_FIXTURES / "tiny.valid.txt"), "--output-file", str(tmp_path / "m.json")]):
+        result = subprocess.run([allennlp, *args], cwd=REPO, env=env, capture_output=True, text=True)
+        assert result.returncode == 0, result.stderr[-3000:]
+    assert json.loads((tmp_path / "m.json").read_text())["perplexity"] > 1
