@@ -9,6 +9,7 @@ import json
 import os
 from typing import Dict, List, Optional
 
+from allennlp_lstmfact.sweep.findings import nuclear_norm_finding, sweep_findings
 from allennlp_lstmfact.sweep.results import read_metadata, read_rows
 from allennlp_lstmfact.sweep.tables import (
     METHOD_NAMES, display_scale, markdown_table, mean_std, summarize, table_columns, write_summary_csv)
@@ -32,6 +33,11 @@ DEFINITIONS = """## Definitions
   test batches divided by the uncompressed model's, both timed alternately in one process with a
   fixed number of torch threads (`allennlp_lstmfact/sweep/measure.py`); below 1 is faster.
 - **rel. error**: ‖W − Ŵ‖_F / ‖W‖_F per compressed matrix, averaged over the matrices.
+- **findings**: each of seed 001's findings is checked by paired comparisons of means over seeds
+  (`allennlp_lstmfact/sweep/findings.py`): W_h vs W_i at the same method/rank/fine-tuning; SVD and
+  Semi-NMF vs pruning at the grid's smallest rank; with vs without fine-tuning; W_h's vs W_i's mean
+  nuclear norm. It *holds* when ≥ 75 % of the comparisons support it, *does not hold* at ≤ 25 %,
+  else it is *mixed*.
 - **σ(‖W‖₁)** in the norm analysis: standard deviation of the per-row L1 norms (one row = one gate
   unit's weights) — seed 001 does not define it.
 """
@@ -108,7 +114,9 @@ def task_section(csv_path: str, figures_dir: str, doc_dir: str) -> str:
     parts = [f"## {task}", "", f"From `{csv_link}`; table as CSV: `{table_link}`.", ""]
     parts += [f"- {line}" for line in _setup_lines(meta, rows)]
     parts += ["", markdown_table(table_columns(summary, metric, paper_task)), "",
-              f"![{task}: {metric} versus rank]({figure_link})", ""]
+              f"![{task}: {metric} versus rank]({figure_link})", "",
+              f"Seed 001's findings on this grid ({task}, at the scale above; verdicts as defined below):", ""]
+    parts += [finding.to_markdown() for finding in sweep_findings(rows)] + [""]
     return "\n".join(parts)
 
 
@@ -132,6 +140,7 @@ def norm_section(json_path: str, doc_dir: str) -> str:
             values = means[(kind, "none", 0)]
             lines.append(f"| {kind} | {values['l1_row_std']:.4g} | {values['l1']:.4g} | {values['nuclear']:.4g} |")
     figures = os.path.dirname(json_path)
+    lines += ["", nuclear_norm_finding(means, name).to_markdown()]
     lines += ["", f"![norm analysis {name}]({os.path.relpath(os.path.join(figures, f'norms_{name}.png'), doc_dir)})",
               f"![heatmaps {name}]({os.path.relpath(os.path.join(figures, f'heatmap_{name}.png'), doc_dir)})", ""]
     return "\n".join(lines)
