@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Every benchmark, one after the other on a quiet machine, into docs/performance.md:
 # ELMo forward (stock vs ours, compressed vs the FLOP bound), factorizers vs their peers,
-# LSTM layer speed (nn.LSTM vs ours, dense vs factorized). Usage: bash benchmarks/run_all.sh [threads]
+# LSTM layer speed (nn.LSTM vs ours, dense vs factorized), peak memory of compressing ELMo. Usage: bash benchmarks/run_all.sh [threads]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 threads="${1:-2}"
@@ -9,6 +9,7 @@ python=".venv/bin/python"
 $python benchmarks/elmo_speed.py --threads "$threads" --out docs/performance_elmo.md
 $python benchmarks/factorizers.py --threads "$threads" --out docs/performance_factorizers.md
 $python benchmarks/lm_lstm_speed.py --threads "$threads" > docs/performance_lstm.md
+$python benchmarks/compress_memory.py --threads "$threads" --out docs/performance_memory.md
 {
   echo "# Performance"
   echo
@@ -21,6 +22,8 @@ $python benchmarks/lm_lstm_speed.py --threads "$threads" > docs/performance_lstm
   echo "## One LSTM layer (AWD-LSTM shapes)"
   echo
   cat docs/performance_lstm.md
+  echo
+  sed 's/^# /## /' docs/performance_memory.md
 } > docs/performance.md
-rm docs/performance_elmo.md docs/performance_factorizers.md docs/performance_lstm.md
+rm docs/performance_elmo.md docs/performance_factorizers.md docs/performance_lstm.md docs/performance_memory.md
 echo "wrote docs/performance.md"
