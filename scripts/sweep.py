@@ -8,6 +8,7 @@ Usage:
       --env NUM_EPOCHS=3 --workers 2 --csv docs/sweeps/sst5.csv
   .venv/bin/python scripts/sweep.py my_grid.json --ray            # each run a Ray task (local instance)
   .venv/bin/python scripts/sweep.py my_grid.yaml --dry-run        # print the runs and their commands
+  .venv/bin/python scripts/sweep.py my_grid.yaml --collect        # CSV of the runs finished so far
 """
 import argparse
 import sys
@@ -58,13 +59,16 @@ def main() -> None:
     parser.add_argument("--ray", action="store_true", help="dispatch runs as Ray tasks on a local Ray instance")
     parser.add_argument("--ray-address", help="dispatch runs to this Ray cluster")
     parser.add_argument("--dry-run", action="store_true", help="print the runs and commands, run nothing")
+    parser.add_argument("--collect", action="store_true",
+                        help="run nothing: write the CSV of the runs finished so far (the others listed as unfinished)")
     args = parser.parse_args()
     try:
         spec = grid_from_args(args)
         if args.dry_run:
             print("\n".join(describe_plan(SweepPlan(spec, args.out, args.threads or 1))))
             return
-        result = run_sweep(spec, args.out, args.csv, args.workers, args.ray, args.ray_address, threads=args.threads)
+        result = run_sweep(spec, args.out, args.csv, args.workers, args.ray, args.ray_address, threads=args.threads,
+                           collect_only=args.collect)
     except (GridError, ImportError) as error:
         parser.error(str(error))
     print(f"wrote {result.csv_path} ({len(result.rows)} runs) and {result.metadata_path}")

@@ -126,6 +126,11 @@ def _read_json(path: str) -> Dict:
         return json.load(handle)
 
 
+def read_result(job: Job) -> Dict:
+    """The `result.json` of a finished job."""
+    return _read_json(job.result_file)
+
+
 def _write_json_atomically(path: str, values: Dict) -> None:
     partial = f"{path}.partial"
     with open(partial, "w") as handle:
@@ -140,7 +145,7 @@ def run_job(job: Job, runner: CommandRunner) -> Dict:
     whose `result.json` exists is not run again.
     """
     if job.done:
-        return _read_json(job.result_file)
+        return read_result(job)
     os.makedirs(job.run_dir, exist_ok=True)
     seconds: Dict[str, float] = {}
     for step in job.steps:
@@ -301,7 +306,7 @@ def execute_plan(plan: SweepPlan, dispatcher, runner: CommandRunner,
             if failed:
                 outcomes[job.name] = Outcome(job.name, error=f"not run: {', '.join(failed)} failed")
             elif job.done:
-                outcomes[job.name] = Outcome(job.name, result=_read_json(job.result_file))
+                outcomes[job.name] = Outcome(job.name, result=read_result(job))
             else:
                 pending.append(job)
                 continue

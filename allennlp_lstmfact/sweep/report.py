@@ -65,6 +65,9 @@ def _setup_lines(meta: Dict, rows: List[Dict]) -> List[str]:
                      + (f"; commit {meta['commit']}" if meta.get("commit") else ""))
     if meta.get("failed"):
         lines.append(f"failed runs (not in the table): {', '.join(sorted(meta['failed']))}")
+    if meta.get("unfinished"):
+        lines.append(f"runs not finished when this CSV was written (not in the table; the sweep command resumes "
+                     f"them): {len(meta['unfinished'])}: {', '.join(meta['unfinished'])}")
     return lines
 
 

@@ -127,13 +127,17 @@ def config_variables(spec: GridSpec) -> Dict[str, str]:
 
 
 def write_metadata(spec: GridSpec, csv_path: str, runs_dir: str, dispatch: str, threads: int,
-                   failed: Dict[str, str]) -> str:
-    """The JSON beside `csv_path`: the grid, the config variables, machine, versions, dispatch, failed runs."""
+                   failed: Dict[str, str], unfinished: Optional[List[str]] = None) -> str:
+    """
+    The JSON beside `csv_path`: the grid, the config variables, machine, versions, dispatch, failed
+    and unfinished runs.
+    """
     values = {
         "grid": spec.to_dict(), "config_variables": config_variables(spec), "runs_dir": runs_dir,
         "dispatch": dispatch, "threads_per_command": threads,
         "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "cuda": torch.cuda.is_available()},
         "versions": _versions(), "commit": _git_commit(), "command": " ".join(sys.argv), "failed": failed,
+        "unfinished": unfinished or [],
     }
     path = metadata_path(csv_path)
     with open(path, "w") as handle:

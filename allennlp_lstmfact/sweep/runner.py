@@ -10,7 +10,7 @@ from tqdm import tqdm
 
 from allennlp_lstmfact.sweep.grid import GridError, GridSpec
 from allennlp_lstmfact.sweep.jobs import (
-    CommandRunner, Outcome, SubprocessRunner, SweepPlan, ThreadDispatcher, execute_plan)
+    CommandRunner, Outcome, SubprocessRunner, SweepPlan, ThreadDispatcher, execute_plan, read_result)
 from allennlp_lstmfact.sweep.results import result_rows, write_metadata, write_rows
 
 
@@ -37,9 +37,11 @@ def check_inputs(spec: GridSpec, cwd: str) -> None:
 
 def run_sweep(spec: GridSpec, out_dir: str = "runs/sweep", csv_path: Optional[str] = None, workers: int = 1,
               use_ray: bool = False, ray_address: Optional[str] = None, runner: Optional[CommandRunner] = None,
-              threads: Optional[int] = None, progress: bool = True) -> SweepResult:
+              threads: Optional[int] = None, progress: bool = True, collect_only: bool = False) -> SweepResult:
     """
     Run every job of `spec` that has no `result.json` yet, then write the CSV of all finished runs.
+    With `collect_only`, run nothing: the CSV holds the runs finished so far and the metadata
+    names the unfinished ones.
 
     # Parameters
 
@@ -59,6 +61,7 @@ def run_sweep(spec: GridSpec, out_dir: str = "runs/sweep", csv_path: Optional[st
         Threads of each command (`OMP_NUM_THREADS`) and CPUs reserved per Ray task.
     progress : `bool`, optional (default = `True`)
         Show a tqdm progress bar over the runs.
+    collect_only : `bool`, optional (default = `False`)
     """
     runner = runner or SubprocessRunner()
     if isinstance(runner, SubprocessRunner):
@@ -73,7 +76,10 @@ def run_sweep(spec: GridSpec, out_dir: str = "runs/sweep", csv_path: Optional[st
         if outcome.error:
             bar.write(f"{outcome.job} failed: {outcome.error.splitlines()[0]}")
 
-    if use_ray or ray_address:
+    if collect_only:
+        outcomes = [Outcome(job.name, result=read_result(job)) for job in plan.jobs if job.done]
+        dispatch = "collected (runs made earlier)"
+    elif use_ray or ray_address:
         from allennlp_lstmfact.sweep.ray_dispatch import RayDispatcher, ray_session
 
         with ray_session(ray_address, num_cpus=os.cpu_count()):
@@ -86,5 +92,6 @@ def run_sweep(spec: GridSpec, out_dir: str = "runs/sweep", csv_path: Optional[st
     rows = result_rows(spec, [outcome.result for outcome in outcomes if outcome.result is not None])
     failed = {outcome.job: outcome.error for outcome in outcomes if outcome.error}
     write_rows(rows, csv_path)
-    metadata = write_metadata(spec, csv_path, os.path.abspath(plan.task_dir), dispatch, threads, failed)
+    unfinished = [job.name for job in plan.jobs if not job.done and job.name not in failed]
+    metadata = write_metadata(spec, csv_path, os.path.abspath(plan.task_dir), dispatch, threads, failed, unfinished)
     return SweepResult(csv_path, metadata, rows, failed)

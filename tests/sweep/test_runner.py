@@ -54,6 +54,16 @@ def test_finished_runs_are_skipped(tmp_path):
         "evaluate", "evaluate", "measure", "measure"]
 
 
+def test_collect_writes_the_finished_runs_and_names_the_others(tmp_path):
+    sweep(tmp_path, FakeRunner())
+    for run in ("svd-W_h-r2-s1-ft", "prune-W_h-r8-s1"):
+        os.remove(tmp_path / "runs" / "toy" / run / "result.json")
+    collected = run_sweep(GridSpec.from_dict(GRID), str(tmp_path / "runs"), runner=FakeRunner(), progress=False,
+                          collect_only=True)
+    assert len(read_rows(collected.csv_path)) == 16 and not collected.failed
+    assert read_metadata(collected.csv_path)["unfinished"] == ["prune-W_h-r8-s1", "svd-W_h-r2-s1-ft"]
+
+
 def test_commands_and_their_environment(tmp_path, monkeypatch):
     monkeypatch.setenv("LSTMFACT_DATA", "/data")
     runner = FakeRunner()
