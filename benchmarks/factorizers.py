@@ -8,10 +8,13 @@ Matrices: a decaying spectrum (σ_i ∝ 1/sqrt(i + 1)) times random orthogonal b
 LSTM weights. Prints Markdown tables: total seconds for the 8 matrices, error / Eckart–Young
 optimum, and for Semi-NMF the relative error reached after the same number of iterations and
 the time each took.
-Usage: python benchmarks/factorizers.py [--threads 2 --matrices 8 --semi-nmf-iterations 30]
+Usage: python benchmarks/factorizers.py [--threads 2 --matrices 8 --semi-nmf-iterations 30 --device cpu]
+(`--device cuda`: the matrices live on the GPU; scikit-learn and matrix-fact then get CPU copies.)
 """
 import argparse
+import os
 import resource
+import sys
 import time
 import warnings
 from typing import Callable, Dict, List, Tuple
@@ -19,6 +22,7 @@ from typing import Callable, Dict, List, Tuple
 import numpy as np
 import torch
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # runs from a checkout, uninstalled
 from allennlp_lstmfact.core import semi_nmf, svd_optimal_error, truncated_svd
 
 Factorizer = Callable[[torch.Tensor, int], Tuple[torch.Tensor, torch.Tensor]]
@@ -34,27 +38,39 @@ def elmo_like_matrices(count: int, rows: int, cols: int) -> List[torch.Tensor]:
     return matrices
 
 
-def svd_peers() -> Dict[str, Factorizer]:
-    from sklearn.utils.extmath import randomized_svd
+def synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
 
+
+def svd_peers() -> Dict[str, Factorizer]:
     def torch_lowrank(weight, rank):
         u, s, v = torch.svd_lowrank(weight, q=rank + 10, niter=4)
         return u[:, :rank] * s[:rank], v[:, :rank].T
 
     def sklearn_randomized(weight, rank):
-        u, s, vt = randomized_svd(weight.numpy(), rank, n_oversamples=10, n_iter=4, random_state=0)
-        return torch.from_numpy(u * s), torch.from_numpy(vt)
+        u, s, vt = randomized_svd(weight.cpu().numpy(), rank, n_oversamples=10, n_iter=4, random_state=0)
+        return torch.from_numpy(u * s).to(weight.device), torch.from_numpy(vt).to(weight.device)
 
-    return {"ours (auto)": lambda w, r: truncated_svd(w, r), "ours (exact LAPACK)": lambda w, r: truncated_svd(w, r, solver="exact"),
-            "torch.svd_lowrank": torch_lowrank, "sklearn randomized_svd": sklearn_randomized}
+    peers = {"ours (auto)": lambda w, r: truncated_svd(w, r), "ours (exact LAPACK)": lambda w, r: truncated_svd(w, r, solver="exact"),
+             "ours (randomized)": lambda w, r: truncated_svd(w, r, solver="randomized"), "torch.svd_lowrank": torch_lowrank}
+    try:  # optional, like matrix-fact below (a GPU machine may have torch only)
+        from sklearn.utils.extmath import randomized_svd
+
+        peers["sklearn randomized_svd"] = sklearn_randomized
+    except ImportError:
+        pass
+    return peers
 
 
 def timed(factorizer: Factorizer, matrices: List[torch.Tensor], rank: int) -> Tuple[float, float]:
     """Total seconds over `matrices`, and the worst error / optimum ratio."""
     seconds, worst = 0.0, 1.0
     for weight in matrices:
+        synchronize(weight.device)
         start = time.perf_counter()
         factor_u, factor_v = factorizer(weight, rank)
+        synchronize(weight.device)
         seconds += time.perf_counter() - start
         error = float((weight.double() - factor_u.double() @ factor_v.double()).norm())
         worst = max(worst, error / svd_optimal_error(weight, rank))
@@ -70,19 +86,21 @@ def semi_nmf_rows(matrices: List[torch.Tensor], rank: int, iterations: int) -> L
         from matrix_fact import SNMF
 
         def matrix_fact(weight):
-            model = SNMF(weight.double().numpy(), num_bases=rank)
+            model = SNMF(weight.double().cpu().numpy(), num_bases=rank)
             model.factorize(niter=iterations)
-            return torch.from_numpy(model.W), torch.from_numpy(model.H)
+            return torch.from_numpy(model.W).to(weight.device), torch.from_numpy(model.H).to(weight.device)
         peers["matrix-fact SNMF"] = matrix_fact
     except ImportError:
         rows.append("| matrix-fact SNMF | not installed (pip install -r requirements-bench.txt) | | | |")
     for name, run in peers.items():
         seconds, errors = 0.0, []
         for weight in matrices:
+            synchronize(weight.device)
             start = time.perf_counter()
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 result = run(weight)
+            synchronize(weight.device)
             seconds += time.perf_counter() - start
             factor_u, factor_v = (result.U, result.V) if hasattr(result, "U") else result
             errors.append(float((weight.double() - factor_u.double() @ factor_v.double()).norm() / weight.double().norm()))
@@ -101,12 +119,19 @@ def main() -> None:
     parser.add_argument("--svd-ranks", type=int, nargs="+", default=[10, 100, 400])
     parser.add_argument("--semi-nmf-rank", type=int, default=400)
     parser.add_argument("--semi-nmf-iterations", type=int, default=30)
+    parser.add_argument("--device", default="cpu", help="cpu (default) or cuda: where the matrices live")
     parser.add_argument("--out", default="docs/performance_factorizers.md")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    matrices = elmo_like_matrices(args.matrices, args.rows, args.cols)
+    device = torch.device(args.device)
+    matrices = [matrix.to(device) for matrix in elmo_like_matrices(args.matrices, args.rows, args.cols)]
+    if device.type == "cuda":  # CUDA context, cuBLAS / cuSOLVER handles before the first timing
+        truncated_svd(matrices[0], 4)
+        truncated_svd(matrices[0], 4, solver="exact")
+        torch.svd_lowrank(matrices[0], q=14, niter=1)
+    where = torch.cuda.get_device_name(device) if device.type == "cuda" else f"{args.threads} threads"
     lines = [f"# Factorizers on {args.matrices} ELMo-shaped matrices ({args.rows}x{args.cols})", "",
-             f"torch {torch.__version__}, {args.threads} threads. Seconds are totals over the {args.matrices} matrices.",
+             f"torch {torch.__version__}, {where}. Seconds are totals over the {args.matrices} matrices.",
              "", "## Truncated SVD", "", "| rank | factorizer | seconds | worst error / optimum |", "|---:|---|---:|---:|"]
     for rank in args.svd_ranks:
         for name, factorizer in svd_peers().items():
@@ -118,7 +143,9 @@ def main() -> None:
     lines += semi_nmf_rows(matrices, args.semi_nmf_rank, args.semi_nmf_iterations)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     lines += ["", f"Peak resident memory of this process (all of the above): {peak_mb:.0f} MB "
-              f"(the 8 float32 matrices alone: {args.matrices * args.rows * args.cols * 4 / 2**20:.0f} MB)."]
+              f"(the {args.matrices} float32 matrices alone: {args.matrices * args.rows * args.cols * 4 / 2**20:.0f} MB)."]
+    if device.type == "cuda":
+        lines[-1] += f" Peak GPU memory allocated: {torch.cuda.max_memory_allocated(device) / 2**20:.0f} MB."
     with open(args.out, "w") as handle:
         handle.write("\n".join(lines) + "\n")
     print(lines[-1])

@@ -28,21 +28,79 @@ def test_svd_full_rank_reconstructs_exactly(solver):
     torch.testing.assert_close(u @ v, weight, atol=1e-10, rtol=0)
 
 
-@pytest.mark.parametrize("solver", ["exact", "randomized", "auto"])
+@pytest.mark.parametrize("wide", [False, True])
+@pytest.mark.parametrize("solver", ["exact", "gram", "randomized", "auto"])
 @pytest.mark.parametrize("rank", [1, 3, 9])
-def test_svd_error_is_the_eckart_young_optimum(solver, rank):
+def test_svd_error_is_the_eckart_young_optimum(solver, rank, wide):
     weight = random_matrix(200, 120, seed=rank).double()
+    weight = weight.T if wide else weight
     u, v = truncated_svd(weight, rank, solver=solver)
     error = float(torch.linalg.norm(weight - u @ v))
     optimum = svd_optimal_error(weight, rank)
-    # exact LAPACK: to rounding; randomized (4 power iterations): within 1% of the optimum
+    # exact LAPACK (auto for float64): to rounding; the float64 Gram route loses up to ~1e-16·σ_1²/optimum²;
+    # randomized (4 power iterations): within 1% of the optimum
     assert optimum <= error * (1 + 1e-12)
-    assert error <= optimum * (1 + (1e-12 if solver == "exact" else 1e-2))
+    assert error <= optimum * (1 + {"exact": 1e-12, "auto": 1e-12, "gram": 1e-10}.get(solver, 1e-2))
 
 
-def test_svd_keeps_dtype_and_device():
-    u, v = truncated_svd(random_matrix(), 4)
-    assert u.dtype == v.dtype == torch.float32
+@pytest.mark.parametrize("solver", ["exact", "gram", "auto"])
+@pytest.mark.parametrize("rank", [5, 20, 40])
+def test_float32_svd_is_exact_to_float32_precision_on_ill_conditioned_matrices(solver, rank):
+    # singular values 1 .. 1e-6: a float32 Gram matrix would lose everything below ~3e-4; the float64
+    # one used by "gram" / "auto" must stay within float32 rounding (~1e-7·‖W‖) of the optimum
+    rng = np.random.default_rng(7)
+    left, _ = np.linalg.qr(rng.standard_normal((400, 60)))
+    right, _ = np.linalg.qr(rng.standard_normal((60, 60)))
+    weight = torch.from_numpy((left * np.logspace(0, -6, 60)) @ right.T).float()
+    u, v = truncated_svd(weight, rank, solver=solver)
+    error = float(torch.linalg.norm(weight.double() - u.double() @ v.double()))
+    assert error <= svd_optimal_error(weight, rank) + 1e-7 * float(torch.linalg.norm(weight.double()))
+
+
+@pytest.mark.parametrize("solver", ["gram", "auto"])
+def test_gram_svd_of_rank_deficient_and_zero_matrices_is_finite(solver):
+    low_rank = random_matrix(50, 3, seed=8) @ random_matrix(3, 20, seed=9)
+    for weight in (low_rank, torch.zeros(50, 20)):
+        u, v = truncated_svd(weight, 6, solver=solver)
+        assert bool(torch.isfinite(u).all() and torch.isfinite(v).all())
+        torch.testing.assert_close(u @ v, weight, atol=1e-5, rtol=0)
+
+
+DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA"))]
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16])
+@pytest.mark.parametrize("solver", ["auto", "exact", "gram", "randomized"])
+def test_svd_keeps_dtype_and_device(solver, dtype, device):
+    # float32 weights are factorized in float32 / a float64 Gram, float64 ones in float64, on their device
+    weight = random_matrix().to(device=device, dtype=dtype)
+    u, v = truncated_svd(weight, 4, solver=solver)
+    assert u.dtype == v.dtype == dtype
+    assert u.device == v.device == weight.device
+    assert u.shape == (48, 4) and v.shape == (4, 20)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("shape", [(48, 20), (20, 48)])
+@pytest.mark.parametrize("solver", ["cd", "multiplicative"])
+def test_semi_nmf_keeps_dtype_and_device(solver, shape, dtype, device):
+    weight = random_matrix(*shape).to(device=device, dtype=dtype)
+    result = semi_nmf(weight, 4, solver=solver, max_iter=20, tol=1e-3)
+    assert result.U.dtype == result.V.dtype == dtype
+    assert result.U.device == result.V.device == weight.device
+    assert result.U.shape == (shape[0], 4) and result.V.shape == (4, shape[1])
+
+
+@pytest.mark.filterwarnings("ignore::allennlp_lstmfact.core.ConvergenceWarning")
+@pytest.mark.parametrize("shape", [(80, 30), (30, 80)])
+def test_semi_nmf_objective_is_the_error_of_the_returned_factors(shape):
+    # tall weights are iterated on a small C with CᵀC = WᵀW: its objective must be W's own
+    weight = random_matrix(*shape, seed=6).double()
+    result = semi_nmf(weight, 7, max_iter=25, tol=0.0)
+    error = float(torch.sum((weight - result.U @ result.V) ** 2))
+    assert abs(result.objective[-1] - error) <= 1e-10 * error
 
 
 @pytest.mark.filterwarnings("ignore::allennlp_lstmfact.core.ConvergenceWarning")
@@ -53,6 +111,7 @@ def test_semi_nmf_keeps_v_nonnegative_and_objective_monotone(init, solver):
     result = semi_nmf(weight, 8, init=init, solver=solver, max_iter=300, tol=1e-7, random_state=3)
     assert bool((result.V >= 0).all())
     objective = np.array(result.objective)
+    # the iterations run in float64 even for this float32 weight, so rounding stays far below 1e-9
     assert np.all(np.diff(objective) <= 1e-9 * objective[:-1]), "objective increased"
     assert result.n_iter == len(objective) - 1
 
