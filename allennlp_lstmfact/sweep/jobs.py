@@ -212,7 +212,10 @@ class SweepPlan:
         self.spec = spec
         self.task_dir = os.path.join(os.path.abspath(out_dir), spec.task)
         self.threads = threads
-        self.cells = expand_grid(spec)
+        # Within a stage, the smallest ranks first (then target, method, seed): a sweep stopped part
+        # way has the most compressed cells, where methods differ most, for every method and seed.
+        self.cells = sorted(expand_grid(spec), key=lambda cell: (cell.rank, spec.targets.index(cell.target),
+                                                                 spec.methods.index(cell.method), cell.seed))
         self.baselines = [self._baseline_job(seed) for seed in spec.seeds]
         self.post_hoc = [self._post_hoc_job(cell) for cell in self.cells if not cell.fine_tuned]
         self.fine_tuned = [self._fine_tuned_job(cell) for cell in self.cells if cell.fine_tuned]
