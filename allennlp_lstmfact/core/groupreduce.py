@@ -256,7 +256,7 @@ def group_reduce(matrices: Union[torch.Tensor, Sequence[torch.Tensor]], frequenc
         raise ValueError(f"rank_exponent must be a finite number >= 0, got {rank_exponent!r}")
     if bits is not None:
         check_bits(bits)
-    budget = _resolve_budget(budget, average_rank, vocab_size, dims, allow_parameter_increase)
+    budget = resolve_budget(budget, average_rank, vocab_size, dims, allow_parameter_increase)
 
     work = [matrix.detach().to("cpu", torch.float64) for matrix in matrices]
     def fit_groups(groups: torch.Tensor) -> GroupReduceResult:
@@ -411,6 +411,42 @@ class GroupReduceEmbedding(nn.Module):
         """Bytes of the factors as stored: float32, or `bits` per entry plus per-vector scales/offsets."""
         return _factor_bytes(self._factors(), self.bits)
 
+    def quantize_(self, bits: int) -> "GroupReduceEmbedding":
+        """
+        Quantize the factors in place to `bits` (8 or 4) per entry, as `group_reduce(..., bits=...)`
+        does (e.g. again after fine-tuning moved them off the grid); `stored_bytes` then counts `bits`.
+        """
+        check_bits(bits)
+        with torch.no_grad():
+            for factor_u, factor_v in self._factors():
+                quantized_u, quantized_v = _quantize_factors((factor_u.data, factor_v.data), bits)
+                factor_u.copy_(quantized_u)
+                factor_v.copy_(quantized_v)
+        self.bits = bits
+        return self
+
+    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
+                              error_msgs) -> None:
+        """
+        Take the group sizes and ranks of the incoming factors: refinement moves words between groups,
+        so a layer built from other weights (e.g. a random initialisation, when an archive is loaded)
+        has the right number of groups but not the right shapes. The parameters keep their identity
+        (their `.data` is resized), so an optimizer that holds them stays valid.
+        """
+        for group, (factor_u, factor_v) in enumerate(self._factors()):
+            incoming_u, incoming_v = (state_dict.get(f"{prefix}factor_{side}_{group}") for side in "uv")
+            if incoming_u is None or incoming_v is None or incoming_u.dim() != 2 or incoming_v.dim() != 2:
+                continue  # reported as missing / mismatched by the default loading
+            size, rank = incoming_u.shape
+            if incoming_v.shape != (rank, self.embedding_dim):
+                continue
+            if factor_u.shape != (size, rank):
+                factor_u.data = factor_u.data.new_empty(size, rank)
+                factor_v.data = factor_v.data.new_empty(rank, self.embedding_dim)
+            self.group_sizes[group], self.ranks[group] = int(size), int(rank)
+        super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
+                                      error_msgs)
+
     @classmethod
     def from_result(cls, result: GroupReduceResult, matrix: int = 0) -> "GroupReduceEmbedding":
         """The layer of matrix `matrix` of a `group_reduce` result (0 = the first matrix given)."""
@@ -465,8 +501,9 @@ def _check_frequencies(frequencies, vocab_size: int) -> torch.Tensor:
     return frequencies / frequencies.sum()
 
 
-def _resolve_budget(budget: Optional[int], average_rank: Optional[float], vocab_size: int, dims: List[int],
-                    allow_parameter_increase: bool) -> int:
+def resolve_budget(budget: Optional[int], average_rank: Optional[float], vocab_size: int, dims: Sequence[int],
+                   allow_parameter_increase: bool = False) -> int:
+    """The parameter budget `group_reduce` works with: `budget`, or ⌊average_rank · Σ_k (V + d_k)⌋; validated."""
     if (budget is None) == (average_rank is None):
         raise ValueError(f"give exactly one of budget and average_rank, got budget={budget!r}, "
                          f"average_rank={average_rank!r}")

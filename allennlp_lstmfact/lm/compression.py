@@ -1,14 +1,18 @@
 """
-Compressing the LSTM matrices of a language model, from its config.
+Compressing a language model from its config: the LSTM matrices (W_i, W_h) and/or the vocabulary
+matrices (embedding and softmax, by GroupReduce, SVD or pruning).
 
-`LanguageModelCompression` is the `compression` block (the same shape as ELMo's); the model
+`LanguageModelCompression` is the `compression` block (its LSTM keys are ELMo's); the model
 applies it when it is constructed, so an archive reloads with stock `allennlp evaluate`.
 `compressed_from_pretrained` builds a model, loads the weights of a trained archive into it,
 compresses it and returns it: the model to fine-tune.
 """
+import itertools
 import logging
-from typing import Any, Dict, List, Optional, Union
+from typing import Any, Dict, Iterable, List, Optional, Union
 
+import torch
+from allennlp.common import FromParams
 from allennlp.common.checks import ConfigurationError
 from allennlp.data import Vocabulary
 from allennlp.models import Model
@@ -17,19 +21,26 @@ from torch import nn
 from allennlp_lstmfact.core import CompressionReport, CompressionSpec, compress_modules, count_parameters
 from allennlp_lstmfact.elmo import TARGET_MODULES, ElmoCompression
 from allennlp_lstmfact.lm.lstm import LstmLayer
+from allennlp_lstmfact.lm.vocabulary_compression import VocabularyCompression
 
 logger = logging.getLogger(__name__)
 
+STAGED_METHODS = ("svd", "semi_nmf", "prune")
 
-class LanguageModelCompression(ElmoCompression):
+
+class LanguageModelCompression(FromParams):
     """
-    Which matrices of a model's `LstmLayer`s to compress, and how (validation as for ELMo).
+    Which matrices of a language model to compress, and how: the LSTM matrices of its `LstmLayer`s
+    (`method` and `rank`, validated as for ELMo), the vocabulary matrices (`vocabulary`), or both.
 
     # Parameters
 
-    method : `str`
-        `"svd"`, `"semi_nmf"` or `"prune"` (magnitude pruning at the budget of a rank-r factorization).
-    rank : `int`
+    method : `str`, optional (default = `None`)
+        For the LSTM matrices: `"svd"`, `"semi_nmf"`, `"prune"` (magnitude pruning), `"block_svd"`,
+        `"monarch"`, `"svd_sparse"` or `"asvd"` (data-aware SVD; needs calibration data), all at the
+        parameter budget of a rank-r factorization. `None` (with `rank` `None`) leaves the LSTM dense.
+    rank : `int`, optional (default = `None`)
+        Required with `method`.
     target : `str`, optional (default = `"W_h"`)
         `"W_i"` (`input_linearity`), `"W_h"` (`state_linearity`) or `"both"`.
     layers : `List[int]`, optional (default = all layers)
@@ -37,39 +48,189 @@ class LanguageModelCompression(ElmoCompression):
     allow_parameter_increase : `bool`, optional (default = `False`)
     seed : `int`, optional (default = `0`)
     method_options : `Dict[str, Any]`, optional (default = `{}`)
+    staged : `bool`, optional (default = `False`)
+        Build the LSTM matrices' compressed structure but keep computing densely until the
+        `staged_compression` trainer callback compresses them stage by stage (svd, semi_nmf, prune).
+    calibrated : `bool`, optional (default = `False`)
+        For `"asvd"`: the factors come from an archive's weights (e.g. written by `allennlp compress`);
+        construction only builds their shape.
+    vocabulary : `VocabularyCompression`, optional (default = `None`)
+        Compress the embedding and softmax matrices (see `VocabularyCompression`).
     """
 
-    def __init__(self, method: str, rank: Union[int, float], target: str = "W_h", layers: Optional[List[int]] = None,
-                 allow_parameter_increase: bool = False, seed: int = 0,
-                 method_options: Optional[Dict[str, Any]] = None) -> None:
-        super().__init__(method, rank, target=target, layers=layers, allow_parameter_increase=allow_parameter_increase,
-                         seed=seed, method_options=method_options)
+    def __init__(self, method: Optional[str] = None, rank: Optional[Union[int, float]] = None, target: str = "W_h",
+                 layers: Optional[List[int]] = None, allow_parameter_increase: bool = False, seed: int = 0,
+                 method_options: Optional[Dict[str, Any]] = None, staged: bool = False, calibrated: bool = False,
+                 vocabulary: Optional[VocabularyCompression] = None) -> None:
+        if method is None and rank is None:
+            if vocabulary is None:
+                raise ConfigurationError("the compression block compresses nothing: give method and rank (LSTM "
+                                         "matrices) and/or vocabulary (embedding and softmax)")
+            if staged:
+                raise ConfigurationError("compression.staged applies to the LSTM matrices; this block has no method")
+        elif method is None or rank is None:
+            missing, given = ("rank", f"method={method!r}") if rank is None else ("method", f"rank={rank!r}")
+            raise ConfigurationError(f"compression.{missing} is required with {given} (the LSTM matrices); "
+                                     "leave both out to compress only the vocabulary")
+        else:  # the LSTM keys are ELMo's: the same checks and messages
+            ElmoCompression(method, rank, target=target, layers=layers,
+                            allow_parameter_increase=allow_parameter_increase, seed=seed,
+                            method_options=method_options, calibrated=True)
+            if staged and method not in STAGED_METHODS:
+                raise ConfigurationError(f"compression.staged supports methods {list(STAGED_METHODS)}, not {method!r}")
+        if staged and vocabulary is not None:
+            raise ConfigurationError("compression.staged covers the LSTM matrices only; compress the vocabulary in a "
+                                     "block without staged")
+        self.method, self.rank, self.target, self.layers = method, rank, target, layers
+        self.allow_parameter_increase, self.seed = allow_parameter_increase, seed
+        self.method_options = dict(method_options or {})
+        self.staged, self.calibrated, self.vocabulary = staged, calibrated, vocabulary
 
-    def spec(self, layer_names: List[str]) -> CompressionSpec:  # type: ignore[override]
-        """The core `CompressionSpec` for LSTM layers with these module names."""
+    @staticmethod
+    def lstm_layer_names(module: nn.Module) -> List[str]:
+        return [name for name, child in module.named_modules() if isinstance(child, LstmLayer)]
+
+    def spec(self, layer_names: List[str], calibrating: bool = False) -> CompressionSpec:
+        """
+        The core `CompressionSpec` for LSTM layers with these module names. An asvd block builds plain
+        SVD factors of the same shape unless `calibrating`.
+        """
+        if self.method is None:
+            raise ConfigurationError("this compression block has no LSTM method")
         chosen = range(len(layer_names)) if self.layers is None else self.layers
         bad = [k for k in chosen if not 0 <= k < len(layer_names)]
         if bad:
             raise ConfigurationError(f"compression.layers {bad} out of range; this model has LSTM layers "
                                      f"0..{len(layer_names) - 1}")
         targets = [f"{layer_names[k]}.{attribute}" for k in chosen for attribute in TARGET_MODULES[self.target]]
-        return CompressionSpec(method=self.method, rank=self.rank, targets=targets,
+        method = "svd" if self.method == "asvd" and not calibrating else self.method
+        return CompressionSpec(method=method, rank=self.rank, targets=targets,
                                allow_parameter_increase=self.allow_parameter_increase, random_state=self.seed,
                                method_options=self.method_options)
 
-    def apply(self, module: nn.Module) -> CompressionReport:
-        """Compress the selected `LstmLayer`s of `module` in place."""
-        layer_names = [name for name, child in module.named_modules() if isinstance(child, LstmLayer)]
-        if not layer_names:
-            raise ConfigurationError(f"no LstmLayer found in {type(module).__name__} to compress")
-        try:
-            report = compress_modules(module, self.spec(layer_names))
-        except ValueError as error:
-            raise ConfigurationError(f"LSTM compression failed: {error}") from None
-        logger.info("Compressed %s (%s, %s, rank %d): %d -> %d parameters in %d matrices\n%s", type(module).__name__,
-                    self.method, self.target, self.rank, report.params_before, report.params_after,
-                    len(report.matrices), report.to_markdown())
+    def target_names(self, module: nn.Module) -> List[str]:
+        """Names (in `module`) of the LSTM linear layers this block compresses (none without `method`)."""
+        if self.method is None:
+            return []
+        layer_names = self.lstm_layer_names(module)
+        return [name for name in self.spec(layer_names).targets]
+
+    def apply(self, module: nn.Module, input_scales: Optional[Dict[str, torch.Tensor]] = None,
+              structure_only: bool = False) -> CompressionReport:
+        """
+        Compress `module`'s selected LSTM matrices and/or vocabulary matrices in place.
+
+        `input_scales` (names as in `target_names`, see `lstm_input_scales`) are asvd's calibration
+        statistics. `structure_only`: the weights will be loaded from an archive next, so only the
+        compressed shapes matter (asvd needs no statistics, GroupReduce no frequencies).
+        """
+        report = CompressionReport()
+        if self.method is not None:
+            layer_names = self.lstm_layer_names(module)
+            if not layer_names:
+                raise ConfigurationError(f"no LstmLayer found in {type(module).__name__} to compress")
+            calibrating = self.method == "asvd" and input_scales is not None
+            if self.method == "asvd" and not (calibrating or self.calibrated or structure_only):
+                raise ConfigurationError("compression.method 'asvd' needs calibration data: use "
+                                         "compressed_from_pretrained with calibration_data_path, or "
+                                         "`allennlp compress --calibration-data`")
+            try:
+                report = compress_modules(module, self.spec(layer_names, calibrating), deferred=self.staged,
+                                          input_scales=input_scales if calibrating else None)
+            except ValueError as error:
+                raise ConfigurationError(f"LSTM compression failed: {error}") from None
+        if self.vocabulary is not None:
+            report.matrices.extend(self.vocabulary.apply(module, structure_only=structure_only))
+        logger.info("%s %s (%s): %d -> %d parameters in %d matrices\n%s",
+                    "Prepared staged compression of" if self.staged else "Compressed", type(module).__name__,
+                    self.describe(), report.params_before, report.params_after, len(report.matrices),
+                    report.to_markdown())
         return report
+
+    def describe(self) -> str:
+        parts = [] if self.method is None else [f"{self.method} {self.target} rank {self.rank}"]
+        if self.vocabulary is not None:
+            vocabulary = self.vocabulary
+            size = f"average rank {vocabulary.average_rank}" if vocabulary.budget is None else \
+                f"budget {vocabulary.budget}"
+            bits = f" {vocabulary.bits}-bit" if vocabulary.bits else ""
+            parts.append(f"vocabulary {vocabulary.method} {size}{bits}")
+        return ", ".join(parts)
+
+
+def lstm_input_scales(model: nn.Module, names: List[str], batches: Iterable[Dict[str, Any]]) -> Dict[str, torch.Tensor]:
+    """
+    asvd's statistics for the LSTM linear layers `names` of `model` (e.g. `"lstm_layers.0.state_linearity"`):
+    the mean absolute value of each input feature over `batches` (in evaluation mode). W_i's inputs are
+    the layer's inputs; W_h's are the hidden states h_{t-1}, which the layer's time loop feeds to the
+    matrix directly, so they are read from the layer's outputs (h_1..h_T, which differ from h_0..h_{T-1}
+    only at the window edges).
+    """
+    sums: Dict[str, torch.Tensor] = {}
+    counts: Dict[str, int] = {}
+    by_layer: Dict[str, List[str]] = {}
+    for name in names:
+        layer_name, _, attribute = name.rpartition(".")
+        if attribute not in ("input_linearity", "state_linearity") or \
+                not isinstance(model.get_submodule(layer_name), LstmLayer):
+            raise ValueError(f"{name!r} is not the input_linearity or state_linearity of an LstmLayer")
+        by_layer.setdefault(layer_name, []).append(name)
+
+    def record(name: str, values: torch.Tensor) -> None:
+        values = values.detach().abs().reshape(-1, values.shape[-1]).double()
+        sums[name] = sums.get(name, 0) + values.sum(0)
+        counts[name] = counts.get(name, 0) + values.shape[0]
+
+    def hook(layer_name: str):
+        def observe(module, inputs, output):
+            for name in by_layer[layer_name]:
+                record(name, inputs[0] if name.endswith("input_linearity") else output[0])
+        return observe
+
+    handles = [model.get_submodule(layer_name).register_forward_hook(hook(layer_name)) for layer_name in by_layer]
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            for batch in batches:
+                model(**batch)
+    finally:
+        for handle in handles:
+            handle.remove()
+        model.train(was_training)
+    missing = [name for name in names if name not in counts]
+    if missing:
+        raise ValueError(f"no calibration input reached {missing}")
+    return {name: (sums[name] / counts[name]).clamp_min(1e-6).float() for name in names}
+
+
+def calibration_batches(model: Model, data_path: str, num_batches: int, batch_size: int = 10,
+                        sequence_length: int = 35) -> List[Dict[str, Any]]:
+    """The first `num_batches` BPTT batches of the corpus `data_path`, indexed with `model`'s vocabulary."""
+    from allennlp_lstmfact.lm.data_loader import BpttStreamDataLoader
+    from allennlp_lstmfact.lm.dataset_reader import LineStreamReader
+
+    loader = BpttStreamDataLoader(LineStreamReader(), data_path, batch_size, sequence_length, quiet=True)
+    loader.index_with(model.vocab)
+    batches = list(itertools.islice(iter(loader), num_batches))
+    if not batches:
+        raise ConfigurationError(f"calibration data {data_path!r} gave no batches")
+    return batches
+
+
+def compress_model(model: Model, compression: LanguageModelCompression, calibration_data_path: Optional[str] = None,
+                   num_calibration_batches: int = 16) -> CompressionReport:
+    """
+    Compress a model that holds trained weights, in place: asvd first collects its statistics on the
+    first `num_calibration_batches` batches (10 rows × 35 steps) of `calibration_data_path`.
+    """
+    if compression.method != "asvd" or compression.calibrated:
+        return compression.apply(model)
+    if calibration_data_path is None:
+        raise ConfigurationError("compression.method 'asvd' needs calibration data: set calibration_data_path")
+    names = compression.target_names(model)
+    scales = lstm_input_scales(model, names, calibration_batches(model, calibration_data_path, num_calibration_batches))
+    return compression.apply(model, input_scales=scales)
 
 
 class CompressedFromPretrained(Model):
@@ -90,16 +251,27 @@ class CompressedFromPretrained(Model):
         The architecture of the pretrained model (its `model` block, without `compression`).
     compression : `LanguageModelCompression`
     pretrained_file : `str`, optional (default = `None`)
-        A `model.tar.gz` whose model has exactly `model`'s structure.
+        A `model.tar.gz` whose model has exactly `model`'s structure. Without it only the compressed
+        structure is built (asvd computes no statistics, GroupReduce reads no frequencies): the
+        weights are expected from an archive.
+    calibration_data_path : `str`, optional (default = `None`)
+        A corpus file (one sentence per line) for the data-aware `"asvd"`: its input statistics are
+        collected on the pretrained model over the first `num_calibration_batches` batches (10 rows of
+        35 steps). Required for asvd when `pretrained_file` is given.
+    num_calibration_batches : `int`, optional (default = `16`)
     """
 
     @classmethod
     def build(cls, vocab: Vocabulary, model: Model, compression: LanguageModelCompression,
-              pretrained_file: Optional[str] = None) -> Model:
+              pretrained_file: Optional[str] = None, calibration_data_path: Optional[str] = None,
+              num_calibration_batches: int = 16) -> Model:
+        before = count_parameters(model)
         if pretrained_file is not None:
             load_pretrained_weights(model, pretrained_file)
-        before = count_parameters(model)
-        model.compression_report = compression.apply(model)
+            model.compression_report = compress_model(model, compression, calibration_data_path,
+                                                      num_calibration_batches)
+        else:  # an archive is being loaded: its weights replace whatever is computed here
+            model.compression_report = compression.apply(model, structure_only=True)
         logger.info("%s: %d -> %d parameters", type(model).__name__, before, count_parameters(model))
         return model
 

@@ -51,7 +51,9 @@ class AwdLstmLanguageModel(Model):
     input_dropout : `float`, optional (default = `0.4`)
         Locked dropout on the embeddings (`dropouti`).
     embedding_dropout : `float`, optional (default = `0.1`)
-        Word-type dropout of the embedding matrix (`dropoute`).
+        Word-type dropout of the embedding matrix (`dropoute`). On a compressed embedding it drops
+        the looked-up rows the same way: for GroupReduce/SVD factors that is the dropped words' rows
+        of U (their coefficients); the shared bases V and, in a tied model, the softmax are untouched.
     weight_dropout : `float`, optional (default = `0.5`)
         DropConnect on W_h (`wdrop`).
     tie_weights : `bool`, optional (default = `True`)
@@ -61,8 +63,10 @@ class AwdLstmLanguageModel(Model):
         TAR: β · mean of the squared differences of consecutive raw last-layer outputs (`beta`).
     namespace : `str`, optional (default = `"tokens"`)
     compression : `LanguageModelCompression`, optional (default = `None`)
-        Compress LSTM matrices right after construction (training a compressed model from
-        scratch; to compress a trained model use `compressed_from_pretrained`).
+        Compress LSTM matrices and/or the vocabulary matrices right after construction (training a
+        compressed model from scratch; to compress a trained model use `compressed_from_pretrained`).
+        Compressed vocabulary matrices replace `embedding` (and `output_projection` when untied) by
+        modules that compute the lookup and the logits from their factors (or pruned weights).
     initializer : `InitializerApplicator`, optional (default = `None`)
         Applied after the default initialisation (embedding U(−0.1, 0.1), output bias 0, LSTM as torch).
     """
@@ -145,8 +149,7 @@ class AwdLstmLanguageModel(Model):
             layer_input = (self.output_dropout if is_last else self.layer_dropout)(raw_output)
         self._carried[self.training] = [(h.detach(), c.detach()) for h, c in final_states]
 
-        projection = self.embedding.weight if self.output_projection is None else self.output_projection
-        logits = F.linear(layer_input, projection, self.output_bias + self._excluded_logits)
+        logits = self._logits(layer_input)
         output: Dict[str, torch.Tensor] = {"sequence_length": tokens.shape[1]}
         if targets is None:
             output["log_probs"] = F.log_softmax(logits, dim=-1)
@@ -162,6 +165,15 @@ class AwdLstmLanguageModel(Model):
             loss = loss + self._activation_penalties(layer_input, raw_output)
         output["loss"] = loss
         return output
+
+    def _logits(self, hidden: torch.Tensor) -> torch.Tensor:
+        """h·Wᵀ + b over the vocabulary, −inf at the padding token; a compressed W computes from its factors."""
+        bias = self.output_bias + self._excluded_logits
+        softmax = self.embedding if self.output_projection is None else self.output_projection
+        if hasattr(softmax, "logits"):  # GroupReduceEmbedding, MaskedEmbedding
+            return softmax.logits(hidden) + bias
+        weight = softmax.weight if isinstance(softmax, nn.Embedding) else softmax
+        return F.linear(hidden, weight, bias)
 
     def _activation_penalties(self, dropped_output: torch.Tensor, raw_output: torch.Tensor) -> torch.Tensor:
         penalty = self.activation_regularization * dropped_output.pow(2).mean()

@@ -19,7 +19,7 @@ from allennlp.models import Model
 from allennlp.models.archival import load_archive
 
 from allennlp_lstmfact.core import count_parameters, efficiency
-from allennlp_lstmfact.lm.compression import LanguageModelCompression
+from allennlp_lstmfact.lm.compression import LanguageModelCompression, compress_model
 from allennlp_lstmfact.lm.data_loader import BpttStreamDataLoader
 from allennlp_lstmfact.lm.dataset_reader import LineStreamReader
 
@@ -65,10 +65,15 @@ def interleaved_inference_seconds(models: Dict[str, Model], data_path: str, batc
     return {name: statistics.median(values) for name, values in seconds.items()}
 
 
-def compressed_copy(model: Model, compression: Dict) -> Model:
-    """A deep copy of `model` with `compression` (a `compression` block) applied."""
+def compressed_copy(model: Model, compression: Dict, calibration_data_path: Optional[str] = None,
+                    num_calibration_batches: int = 16) -> Model:
+    """
+    A deep copy of `model` with `compression` (a `compression` block) applied, as
+    `compressed_from_pretrained` applies it (asvd calibrates on `calibration_data_path`).
+    """
     copied = copy.deepcopy(model)
-    LanguageModelCompression(**compression).apply(copied)
+    block = LanguageModelCompression.from_params(Params(copy.deepcopy(compression)))
+    copied.compression_report = compress_model(copied, block, calibration_data_path, num_calibration_batches)
     return copied
 
 
@@ -81,9 +86,11 @@ def fine_tune(archive_file: str, config_file: str, compression: Dict, serializat
     the compression block are set from `archive_file`'s config and `compression`. Returns the
     trained model; its archive is `serialization_dir`/model.tar.gz.
     """
+    # METHOD/TARGET/RANK only have to make the config valid: its compression block is replaced below.
     params = Params.from_file(config_file, params_overrides=json.dumps(overrides or {}),
-                              ext_vars={"ARCHIVE": archive_file, "METHOD": compression["method"],
-                                        "TARGET": compression["target"], "RANK": str(compression["rank"])})
+                              ext_vars={"ARCHIVE": archive_file, "METHOD": compression.get("method") or "svd",
+                                        "TARGET": compression.get("target", "W_h"),
+                                        "RANK": str(compression.get("rank") or 1)})
     architecture = load_archive(archive_file).config.as_dict(quiet=True)["model"]
     architecture.pop("compression", None)
     params["model"]["model"] = architecture

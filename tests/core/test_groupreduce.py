@@ -200,3 +200,36 @@ def test_bad_parameters_raise_clear_errors(options, message):
     arguments = {"frequencies": zipf(20), "num_groups": 4, "budget": 100, **options}
     with pytest.raises(ValueError, match=message):
         group_reduce(gaussian(20, 8), **arguments)
+
+
+def test_loading_a_state_dict_adapts_the_group_sizes_and_ranks():
+    weight, frequencies = planted_subspaces(), zipf(90)
+    trained = GroupReduceEmbedding.from_weight(weight, frequencies, num_groups=3, average_rank=3, refinement_steps=3)
+    placeholder = GroupReduceEmbedding([30, 30, 30], [1, 1, 1], 12).double()
+    assert placeholder.group_sizes != trained.group_sizes or placeholder.ranks != trained.ranks
+    parameters = list(placeholder.parameters())
+    optimizer = torch.optim.SGD(placeholder.parameters(), lr=0.1)
+    placeholder.load_state_dict(trained.state_dict())
+    assert (placeholder.group_sizes, placeholder.ranks) == (trained.group_sizes, trained.ranks)
+    assert all(a is b for a, b in zip(parameters, placeholder.parameters()))  # the optimizer's still
+    ids = torch.arange(90).view(9, 10)
+    hidden = torch.randn(4, 12, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+    torch.testing.assert_close(placeholder(ids), trained(ids), atol=0, rtol=0)
+    torch.testing.assert_close(placeholder.logits(hidden), trained.logits(hidden), atol=0, rtol=0)
+    assert placeholder.stored_parameter_count() == trained.stored_parameter_count()
+    placeholder.logits(hidden).sum().backward()
+    optimizer.step()
+    with pytest.raises(RuntimeError, match="factor_u_3"):  # a different number of groups is not adapted
+        GroupReduceEmbedding([30, 30, 20, 10], [1, 1, 1, 1], 12).double().load_state_dict(trained.state_dict())
+
+
+def test_quantize_in_place_matches_quantized_result():
+    weight, frequencies = gaussian(60, 8), zipf(60)
+    result = group_reduce(weight, frequencies, num_groups=3, average_rank=3)
+    layer = GroupReduceEmbedding.from_result(result)
+    for bits in (8, 4):
+        quantized = GroupReduceEmbedding.from_result(result).quantize_(bits)
+        expected = quantize_factors(result, bits)
+        torch.testing.assert_close(quantized.reconstruct_weight().detach(), expected.reconstruct())
+        assert quantized.stored_bytes() == expected.stored_bytes() < layer.stored_bytes()
+        assert quantized.bits == bits

@@ -1,15 +1,19 @@
+import json
 import shutil
 
 import pytest
 import torch
-from allennlp.commands.train import train_model_from_file
+from allennlp.commands.train import train_model, train_model_from_file
 from allennlp.common import Params
+from allennlp.common.checks import ConfigurationError
 from allennlp.data import Vocabulary
 from allennlp.models import Model
 from allennlp.models.archival import load_archive
 
-from allennlp_lstmfact.core import LowRankLinear, MaskedLinear, count_parameters, truncated_svd
+from allennlp_lstmfact.core import (DeferredLowRankLinear, LowRankLinear, MaskedLinear, activation_aware_svd,
+                                    count_parameters, truncated_svd)
 from allennlp_lstmfact.lm import study
+from allennlp_lstmfact.lm.compression import LanguageModelCompression, calibration_batches, lstm_input_scales
 from tests.conftest import REPO
 from tests.lm.conftest import LM_FIXTURES, TINY_CONFIG, TINY_TRAIN, TINY_VALID
 
@@ -89,3 +93,59 @@ def test_finetune_config_reads_model_and_vocabulary_from_the_archive(lm_env, mon
     assert params["model"]["type"] == "compressed_from_pretrained"
     assert params["model"]["pretrained_file"] == params["vocabulary"]["directory"] == "/runs/dense.tar.gz"
     assert params["model"]["compression"]["method"] == "prune" and "compression" not in params["model"]["model"]
+
+
+def test_staged_compression_of_the_language_model_trains_stage_by_stage_and_reloads(lm_env, tmp_path):
+    params = Params.from_file(str(TINY_CONFIG))
+    params["model"]["compression"] = {"method": "svd", "target": "W_h", "rank": 2, "staged": True}
+    params["trainer"]["callbacks"] = [{"type": "staged_compression", "batches_per_stage": 3, "stage_by": "layer"}]
+    model = train_model(params, str(tmp_path / "run"))
+    layers = [layer.state_linearity for layer in model.lstm_layers]
+    assert all(type(layer) is DeferredLowRankLinear and bool(layer.compressed) for layer in layers)
+    stages = [json.loads(line) for line in (tmp_path / "run" / "compression_stages.jsonl").read_text().splitlines()]
+    assert [stage["stage"] for stage in stages] == [0, 1]
+    assert list(stages[0]["matrices"]) == ["lstm_layers.0.state_linearity"]
+    assert stages[1]["params"] < stages[0]["params"]
+    reloaded = load_archive(str(tmp_path / "run" / "model.tar.gz")).model
+    assert all(bool(layer.state_linearity.compressed) for layer in reloaded.lstm_layers)
+    assert validation_perplexity(reloaded) == pytest.approx(validation_perplexity(model), rel=1e-6)
+
+
+def test_asvd_calibrates_on_corpus_batches(dense_archive):
+    _, dense = dense_archive
+    names = ["lstm_layers.0.input_linearity", "lstm_layers.1.state_linearity"]
+    batches = calibration_batches(dense, str(TINY_TRAIN), 3, batch_size=2, sequence_length=5)
+    scales = lstm_input_scales(dense, names, batches)
+    dense.eval()
+    dense.reset_states()
+    outputs = []
+    handle = dense.lstm_layers[1].register_forward_hook(lambda module, inputs, output: outputs.append(output[0]))
+    with torch.no_grad():
+        for batch in batches:
+            dense(**batch)
+    handle.remove()
+    expected = torch.cat([o.reshape(-1, o.shape[-1]) for o in outputs]).abs().double().mean(0).float()
+    torch.testing.assert_close(scales["lstm_layers.1.state_linearity"], expected)
+    assert scales["lstm_layers.0.input_linearity"].shape == (8,)
+
+    compression = {"method": "asvd", "target": "W_h", "rank": 2, "layers": [1]}
+    compressed = study.compressed_copy(dense, compression, str(TINY_TRAIN), num_calibration_batches=3)
+    scale = lstm_input_scales(dense, names[1:], calibration_batches(dense, str(TINY_TRAIN), 3))[names[1]]
+    factor_u, factor_v = activation_aware_svd(dense.lstm_layers[1].state_linearity.weight.data, 2, scale)
+    torch.testing.assert_close(compressed.lstm_layers[1].state_linearity.reconstruct_weight(), factor_u @ factor_v)
+    with pytest.raises(ConfigurationError, match="asvd' needs calibration data"):
+        study.compressed_copy(dense, compression)
+
+
+@pytest.mark.parametrize("method", ["none", "svd"])
+def test_groupreduce_finetune_config(lm_env, monkeypatch, method):
+    monkeypatch.setenv("ARCHIVE", "/runs/dense.tar.gz")
+    monkeypatch.setenv("LSTMFACT_DATA", "/data")
+    monkeypatch.setenv("METHOD", method)
+    config = REPO / "training_configs" / "lm" / "awd_lstm_ptb_small_groupreduce_finetune.jsonnet"
+    params = Params.from_file(str(config)).as_dict()
+    compression = params["model"]["compression"]
+    assert params["model"]["type"] == "compressed_from_pretrained"
+    assert compression["vocabulary"]["frequencies_file"] == params["train_data_path"] == "/data/ptb/ptb.train.txt"
+    assert ("method" in compression) == (method != "none")
+    LanguageModelCompression.from_params(Params(compression))  # a valid block
