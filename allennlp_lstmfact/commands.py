@@ -14,7 +14,7 @@ import json
 import os
 import tarfile
 import tempfile
-from typing import Any, Dict, List, NamedTuple, Optional
+from typing import Any, Callable, Dict, List, NamedTuple, Optional
 
 import torch
 from allennlp.commands.subcommand import Subcommand
@@ -27,7 +27,7 @@ from torch import nn
 
 from allennlp_lstmfact.core import CompressionReport, InputStatistics, count_parameters
 from allennlp_lstmfact.elmo import ElmoCompression
-from allennlp_lstmfact.lm.compression import LanguageModelCompression
+from allennlp_lstmfact.lm.compression import LanguageModelCompression, calibration_batches, lstm_input_scales
 from allennlp_lstmfact.lm.lstm import LstmLayer
 
 STANDARD_MEMBERS = {CONFIG_NAME, _WEIGHTS_NAME, "vocabulary", "meta.json"}
@@ -85,11 +85,27 @@ def _batch_size(batch: Dict[str, Any]) -> int:
     return value.size(0)
 
 
+def language_model_scales(archive: Archive, names: List[str], data_path: str, max_instances: int = 128,
+                          batch_size: int = 10) -> Dict[str, torch.Tensor]:
+    """
+    asvd's statistics of an LSTM language model's layers `names` over its first BPTT batches of
+    `data_path` (`max_instances` rows in all): W_h's inputs are the hidden states, which no hook on
+    the linear layer sees, so `lstm_input_scales` reads them from the layers' outputs.
+    """
+    num_batches = max(1, -(-max_instances // batch_size))
+    batches = calibration_batches(archive.model, data_path, num_batches, batch_size)
+    return lstm_input_scales(archive.model.eval(), names, batches)
+
+
 class ArchiveCompressor(NamedTuple):
-    """How to compress one kind of archive: the compression block's class and the wrapper model type."""
+    """
+    How to compress one kind of archive: the compression block, the wrapper model type of the new
+    config, and how asvd's input statistics are collected (`calibration_scales`' signature).
+    """
 
     compression: Any  # ElmoCompression or LanguageModelCompression
     wrapper: str
+    input_scales: Callable[..., Dict[str, torch.Tensor]]
 
 
 def archive_compressor(model: nn.Module, compression: Dict[str, Any]) -> ArchiveCompressor:
@@ -100,10 +116,10 @@ def archive_compressor(model: nn.Module, compression: Dict[str, Any]) -> Archive
     modules = list(model.modules())
     if any(isinstance(m, Elmo) for m in modules):
         block = ElmoCompression.from_params(Params({**copy.deepcopy(compression), "calibrated": True}))
-        return ArchiveCompressor(block, "with_compressed_elmo")
+        return ArchiveCompressor(block, "with_compressed_elmo", calibration_scales)
     if any(isinstance(m, LstmLayer) for m in modules):
         return ArchiveCompressor(LanguageModelCompression.from_params(Params(copy.deepcopy(compression))),
-                                 "compressed_from_pretrained")
+                                 "compressed_from_pretrained", language_model_scales)
     raise ConfigurationError(f"no allennlp Elmo module and no LstmLayer found in {type(model).__name__} to compress")
 
 
@@ -144,10 +160,9 @@ def compress_archive(archive_file: str, output_file: str, compression: Dict[str,
         if calibration_data is None:
             raise ConfigurationError("method 'asvd' needs --calibration-data (data the archive's reader can read)")
         names = compressor.compression.target_names(archive.model)
-        input_scales = calibration_scales(archive, names, calibration_data, calibration_instances)
+        input_scales = compressor.input_scales(archive, names, calibration_data, calibration_instances)
         compression = {**compression, "calibrated": True}
-    apply = compressor.compression.apply
-    report = apply(archive.model) if input_scales is None else apply(archive.model, input_scales)
+    report = compressor.compression.apply(archive.model, input_scales=input_scales)
 
     config = archive.config.as_dict(quiet=True)
     config["model"] = {"type": compressor.wrapper, "model": config["model"], "compression": compression}

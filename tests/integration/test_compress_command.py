@@ -218,3 +218,18 @@ def test_cli_compresses_a_language_model_and_stock_evaluate_reads_it(dense_lm_ar
         result = subprocess.run([allennlp, *args], cwd=REPO, env=env, capture_output=True, text=True)
         assert result.returncode == 0, result.stderr[-3000:]
     assert json.loads((tmp_path / "m.json").read_text())["perplexity"] > 1
+
+
+@pytest.mark.parametrize("target", ["W_h", "W_i"])
+def test_language_model_asvd_calibrates_on_the_corpus_and_reloads(dense_lm_archive, tmp_path, target):
+    spec = {"method": "asvd", "target": target, "rank": 2}
+    with pytest.raises(ConfigurationError, match="needs --calibration-data"):
+        compress_archive(str(dense_lm_archive), str(tmp_path / "no.tar.gz"), spec)
+    train = str(LM_FIXTURES / "tiny.train.txt")
+    result = compress_archive(str(dense_lm_archive), str(tmp_path / "asvd.tar.gz"), spec, calibration_data=train)
+    plain = compress_archive(str(dense_lm_archive), str(tmp_path / "svd.tar.gz"), {**spec, "method": "svd"})
+    assert result.params_after == plain.params_after
+    name = "lstm_layers.0." + ("state_linearity" if target == "W_h" else "input_linearity")
+    asvd_layer, svd_layer = (load_archive(str(tmp_path / f)).model.get_submodule(name) for f in ("asvd.tar.gz", "svd.tar.gz"))
+    assert not torch.allclose(asvd_layer.reconstruct_weight(), svd_layer.reconstruct_weight())
+    assert lm_perplexity(load_archive(str(tmp_path / "asvd.tar.gz")).model) > 1
