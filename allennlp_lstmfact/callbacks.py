@@ -17,6 +17,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from allennlp.common.checks import ConfigurationError
 from allennlp.training.callbacks.callback import TrainerCallback
+import torch
 from torch import nn
 
 from allennlp_lstmfact.core import compress_deferred, count_parameters
@@ -121,3 +122,24 @@ class StagedCompressionCallback(TrainerCallback):
         self.last_metrics = dict(metrics)
         if not self.batches_per_stage:
             self._compress_through(trainer, self._stages_due(epoch + 1, 0), epoch + 1, is_primary)
+
+    def on_end(self, trainer, metrics: Optional[Dict[str, Any]] = None, epoch: Optional[int] = None,
+               is_primary: bool = True, **kwargs) -> None:
+        """
+        allennlp restores the best epoch's weights before this and archives `best.th`. If that epoch
+        came before the last stage, the later stages' layers are dense again: compress them (they get
+        no fine-tuning after it, which the log says) and save the weights as `best.th` again, so that
+        the archive holds the compressed model.
+        """
+        model = trainer.model
+        pending = [index for index, layers in enumerate(self.stages)
+                   if not all(bool(model.get_submodule(name).compressed) for name in layers)]
+        if not pending:
+            return
+        logger.warning("The best epoch's weights predate compression stage(s) %s: compressing them now, "
+                       "without fine-tuning after", [index + 1 for index in pending])
+        self._compress_through(trainer, len(self.stages), -1 if epoch is None else epoch, is_primary)
+        best = os.path.join(self.serialization_dir, "best.th") if self.serialization_dir else None
+        if is_primary and best and os.path.exists(best):
+            torch.save(model.state_dict(), best)
+

@@ -79,3 +79,29 @@ def test_bad_callback_parameters():
         StagedCompressionCallback("x", stage_by="gate")
     with pytest.raises(ConfigurationError, match="epochs_per_stage must be a positive integer, got 0"):
         StagedCompressionCallback("x", epochs_per_stage=0)
+
+
+def test_layers_left_dense_by_restoring_the_best_epoch_are_compressed_at_the_end(tmp_path):
+    from types import SimpleNamespace
+
+    from allennlp_lstmfact.core import CompressionSpec, compress_modules
+
+    root = torch.nn.Module()
+    root.layers = torch.nn.ModuleList()
+    for _ in range(2):
+        layer = torch.nn.Module()
+        layer.input_linearity = torch.nn.Linear(6, 12)
+        root.layers.append(layer)
+    compress_modules(root, CompressionSpec(method="svd", rank=2, targets=["input_linearity"]), deferred=True)
+    callback = StagedCompressionCallback(str(tmp_path))
+    callback.stages = plan_stages(root, "layer")
+    callback._compress_through(SimpleNamespace(model=root), 1, 0, True)  # stage 0 only, as at the best epoch
+    torch.save(root.state_dict(), tmp_path / "best.th")
+    assert [bool(m.compressed) for m in deferred_layers(root).values()] == [True, False]
+    callback.on_end(SimpleNamespace(model=root), metrics={}, epoch=1)
+    assert all(bool(m.compressed) for m in deferred_layers(root).values())
+    saved = torch.load(tmp_path / "best.th")
+    assert all(bool(saved[f"layers.{k}.input_linearity.compressed"]) for k in range(2))
+    assert [r["stage"] for r in stage_records(tmp_path)] == [0, 1]
+    callback.on_end(SimpleNamespace(model=root), metrics={}, epoch=1)  # nothing left: no new record
+    assert len(stage_records(tmp_path)) == 2
