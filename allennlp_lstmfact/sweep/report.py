@@ -43,6 +43,25 @@ DEFINITIONS = """## Definitions
 """
 
 
+RELATED_DOCUMENTS = {
+    "lm_methods.md": "every method of the three seeds on the PTB AWD-LSTM at equal parameters (SVD, Semi-NMF, "
+                     "pruning, block-wise SVD, Monarch, low rank + sparse, activation-aware SVD), staged vs one-shot, "
+                     "GroupReduce vs SVD vs pruning on the embedding/softmax with 8/4-bit quantization",
+    "lm_ptb_compression.md": "seed 001's Table 1 cells on the PTB AWD-LSTM, batch-1 perplexity and inference time",
+    "elmo_tasks_cpu.md": "BCN/SST-5, ESIM/SNLI and BiDAF/SQuAD with a compressed ELMo (CPU presets)",
+    "semi_nmf_init.md": "Semi-NMF initialisations and solvers",
+    "performance.md": "speed and memory on this CPU: ELMo forward vs the FLOP bound, factorizers vs their peers",
+    "performance_gpu.md": "the factorization core on an H100",
+}
+
+
+def related_section(doc_dir: str) -> str:
+    """Links to the other result documents that exist beside the report."""
+    lines = [f"- [{name}]({name}): {text}" for name, text in RELATED_DOCUMENTS.items()
+             if os.path.exists(os.path.join(doc_dir, name))]
+    return "\n".join(["## Other results", "", *(lines or ["None yet."]), ""])
+
+
 def _setup_lines(meta: Dict, rows: List[Dict]) -> List[str]:
     grid = meta.get("grid", {})
     notes = grid.get("notes", {})
@@ -162,6 +181,7 @@ def write_report(sweep_csvs: List[str], output: str = "docs/results.md", figures
         parts.append("## Sweeps\n\nNo sweep CSV yet (run `scripts/sweep.py`, then this script).\n")
     parts.append("## Norm analysis (seed 001 §4.4, Figures 2–4)\n")
     parts += [norm_section(path, doc_dir) for path in norm_jsons] or ["No norm analysis yet.\n"]
+    parts.append(related_section(doc_dir))
     parts.append(DEFINITIONS)
     with open(output, "w") as handle:
         handle.write("\n".join(parts))
