@@ -29,6 +29,7 @@ Factorizer = Callable[[torch.Tensor, int], Tuple[torch.Tensor, torch.Tensor]]
 
 
 def elmo_like_matrices(count: int, rows: int, cols: int) -> List[torch.Tensor]:
+    """Decaying spectrum (σ_i ∝ 1/sqrt(i + 1)) times random orthogonal bases, float32."""
     rng = np.random.default_rng(0)
     matrices = []
     for _ in range(count):

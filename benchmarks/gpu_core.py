@@ -52,6 +52,7 @@ def import_core() -> types.ModuleType:
 
 
 core = import_core()
+from factorizers import elmo_like_matrices  # noqa: E402  (this folder is on sys.path when run as a script)
 
 ELMO_ROWS, ELMO_COLS, CELL = 16384, 512, 4096
 ELMO_RANKS = (10, 100, 400)
@@ -79,17 +80,6 @@ def timed(function: Callable, device: torch.device):
     result = function()
     synchronize(device)
     return result, time.perf_counter() - start
-
-
-def elmo_like_matrices(count: int, rows: int, cols: int) -> List[torch.Tensor]:
-    """Decaying spectrum (σ_i ∝ 1/sqrt(i + 1)) times random orthogonal bases (as benchmarks/factorizers.py)."""
-    rng = np.random.default_rng(0)
-    matrices = []
-    for _ in range(count):
-        left, _ = np.linalg.qr(rng.standard_normal((rows, cols)))
-        right, _ = np.linalg.qr(rng.standard_normal((cols, cols)))
-        matrices.append(torch.from_numpy((left / np.sqrt(1.0 + np.arange(cols))) @ right.T).float())
-    return matrices
 
 
 # ---------------------------------------------------------------- (a) correctness

@@ -40,6 +40,20 @@ def elmo_env(tiny_elmo, monkeypatch):
     return tiny_elmo
 
 
+@pytest.fixture(scope="session")
+def dense_lm_run(tmp_path_factory):
+    """(serialization folder, model) of the tiny dense AWD-LSTM of tests/fixtures/lm (2 epochs, NT-ASGD), once."""
+    from allennlp.commands.train import train_model_from_file
+
+    lm_fixtures = FIXTURES / "lm"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("LM_FIXTURES", str(lm_fixtures))
+        patch.setenv("METHOD", "none")
+        folder = tmp_path_factory.mktemp("dense_lm")
+        model = train_model_from_file(str(lm_fixtures / "awd_lstm_tiny.jsonnet"), str(folder))
+    return folder, model
+
+
 def shared_data() -> Path:
     """The real-data folder named by LSTMFACT_DATA, or skip the test."""
     folder = os.environ.get("LSTMFACT_DATA", "")

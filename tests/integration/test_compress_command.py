@@ -164,15 +164,9 @@ def test_asvd_in_a_training_config_is_refused(tiny_elmo):
                                           "compression": {"method": "asvd", "rank": 2}}))
 
 
-@pytest.fixture(scope="module")
-def dense_lm_archive(tmp_path_factory):
-    """A tiny dense AWD-LSTM trained on the LM fixture corpus."""
-    run = tmp_path_factory.mktemp("dense_lm") / "run"
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("LM_FIXTURES", str(LM_FIXTURES))
-        patch.setenv("METHOD", "none")
-        train_model_from_file(str(LM_FIXTURES / "awd_lstm_tiny.jsonnet"), str(run))
-    return run / "model.tar.gz"
+@pytest.fixture
+def dense_lm_archive(dense_lm_run):
+    return dense_lm_run[0] / "model.tar.gz"
 
 
 def lm_perplexity(model) -> float:

@@ -25,19 +25,8 @@ def validation_perplexity(model) -> float:
     return study.evaluate_perplexity(model, str(TINY_VALID), batch_size=2, sequence_length=6).perplexity
 
 
-@pytest.fixture(scope="module")
-def dense_archive(tmp_path_factory):
-    """A tiny dense AWD-LSTM trained (2 epochs, NT-ASGD) on the fixture corpus."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("LM_FIXTURES", str(LM_FIXTURES))
-        patch.setenv("METHOD", "none")
-        folder = tmp_path_factory.mktemp("dense_lm")
-        model = train_model_from_file(str(TINY_CONFIG), str(folder))
-    return folder, model
-
-
-def test_dense_model_trains_saves_and_reloads_with_identical_perplexity(dense_archive):
-    folder, model = dense_archive
+def test_dense_model_trains_saves_and_reloads_with_identical_perplexity(dense_lm_run):
+    folder, model = dense_lm_run
     reloaded = load_archive(str(folder / "model.tar.gz")).model
     assert validation_perplexity(reloaded) == pytest.approx(validation_perplexity(model), rel=1e-6)
     best = Params.from_file(str(folder / "metrics.json"))["best_validation_perplexity"]
@@ -56,8 +45,8 @@ def test_compressed_from_scratch_trains_saves_and_reloads(lm_env, monkeypatch, t
     assert validation_perplexity(reloaded) == pytest.approx(validation_perplexity(model), rel=1e-6)
 
 
-def test_fine_tuning_starts_from_the_compressed_archive_and_reloads_without_it(dense_archive, lm_env, tmp_path):
-    folder, dense_model = dense_archive
+def test_fine_tuning_starts_from_the_compressed_archive_and_reloads_without_it(dense_lm_run, lm_env, tmp_path):
+    folder, dense_model = dense_lm_run
     archive_copy = tmp_path / "dense.tar.gz"
     shutil.copy(folder / "model.tar.gz", archive_copy)
     compression = {"method": "svd", "target": "W_h", "rank": 2}
@@ -111,8 +100,8 @@ def test_staged_compression_of_the_language_model_trains_stage_by_stage_and_relo
     assert validation_perplexity(reloaded) == pytest.approx(validation_perplexity(model), rel=1e-6)
 
 
-def test_asvd_calibrates_on_corpus_batches(dense_archive):
-    _, dense = dense_archive
+def test_asvd_calibrates_on_corpus_batches(dense_lm_run):
+    _, dense = dense_lm_run
     names = ["lstm_layers.0.input_linearity", "lstm_layers.1.state_linearity"]
     batches = calibration_batches(dense, str(TINY_TRAIN), 3, batch_size=2, sequence_length=5)
     scales = lstm_input_scales(dense, names, batches)

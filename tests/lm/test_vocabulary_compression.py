@@ -179,21 +179,11 @@ def test_a_vocabulary_compressed_model_trains_saves_and_reloads(lm_env, tmp_path
     assert perplexity(reloaded) == pytest.approx(perplexity(model), rel=1e-6)
 
 
-@pytest.fixture(scope="module")
-def dense_archive(tmp_path_factory):
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("LM_FIXTURES", str(LM_FIXTURES))
-        patch.setenv("METHOD", "none")
-        folder = tmp_path_factory.mktemp("dense_lm")
-        model = train_model_from_file(str(TINY_CONFIG), str(folder))
-    return folder, model
-
-
 @pytest.mark.parametrize("vocabulary", [group_reduce_block(bits=8), {"method": "prune", "average_rank": 2}],
                          ids=["group_reduce_8bit", "prune"])
 def test_fine_tuned_vocabulary_compression_reloads_without_pretrained_archive_or_frequencies(
-        dense_archive, lm_env, tmp_path, vocabulary):
-    folder, dense = dense_archive
+        dense_lm_run, lm_env, tmp_path, vocabulary):
+    folder, dense = dense_lm_run
     archive_copy = tmp_path / "dense.tar.gz"
     shutil.copy(folder / "model.tar.gz", archive_copy)
     frequencies = tmp_path / "train.txt"
