@@ -15,7 +15,7 @@ from allennlp_lstmfact.core import (DeferredLowRankLinear, LowRankLinear, Masked
 from allennlp_lstmfact.lm import study
 from allennlp_lstmfact.lm.compression import LanguageModelCompression, calibration_batches, lstm_input_scales
 from tests.conftest import REPO
-from tests.lm.conftest import LM_FIXTURES, TINY_CONFIG, TINY_TRAIN, TINY_VALID
+from tests.lm.conftest import TINY_CONFIG, TINY_TRAIN, TINY_VALID
 
 LM_CONFIGS = sorted((REPO / "training_configs" / "lm").glob("*.jsonnet"))
 FINETUNE_CONFIG = REPO / "training_configs" / "lm" / "awd_lstm_ptb_small_finetune.jsonnet"

@@ -4,7 +4,7 @@ import shutil
 
 import pytest
 import torch
-from allennlp.commands.train import train_model, train_model_from_file
+from allennlp.commands.train import train_model
 from allennlp.common import Params
 from allennlp.common.checks import ConfigurationError
 from allennlp.models import Model
@@ -17,7 +17,7 @@ from allennlp_lstmfact.lm import study
 from allennlp_lstmfact.lm.dropout import embed_with_word_dropout
 from allennlp_lstmfact.lm.vocabulary_compression import MaskedEmbedding, vocabulary_bytes, word_counts
 from tests.conftest import REPO
-from tests.lm.conftest import LM_FIXTURES, TINY_CONFIG, TINY_TRAIN, TINY_VALID
+from tests.lm.conftest import TINY_CONFIG, TINY_TRAIN, TINY_VALID
 
 SIZES = dict(embedding_dim=8, hidden_size=12, num_layers=2)
 FINETUNE_CONFIG = REPO / "training_configs" / "lm" / "awd_lstm_ptb_small_finetune.jsonnet"
