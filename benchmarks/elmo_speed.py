@@ -2,17 +2,19 @@
 ELMo forward speed on CPU with the official 2x4096_512 architecture (random weights): stock
 allennlp `Elmo` vs this project's fast path, uncompressed and compressed, against the FLOP bound.
 
-Batch 32 sentences x 20 tokens, fixed thread count, warm-up, then the median of repeats. For each
+Batch 32 sentences x 20 tokens, fixed thread count; all models are timed in turn within each round
+(so load from other processes hits them alike), a warm-up round, then the median of repeats. For each
 configuration: seconds per batch, speedup over our uncompressed path and over stock, the FLOP
-bound (dense MACs / compressed MACs per token) and the fraction of it reached.
-Usage: python benchmarks/elmo_speed.py [--threads 2 --repeats 5 --options PATH]
+bound (dense MACs / compressed MACs per token) and the fraction of it reached; for the uncompressed
+path also the largest difference to stock's output, and the char CNN (+ highways) time alone.
+Usage: python benchmarks/elmo_speed.py [--threads 2 --repeats 5 --out PATH]
 """
 import argparse
 import os
 import statistics
 import tempfile
 import time
-from typing import Dict, Optional
+from typing import Dict, List, Optional
 
 import torch
 from allennlp.modules.elmo import Elmo
@@ -53,16 +55,26 @@ def macs_per_token(options: Dict, compression: Optional[Dict] = None) -> int:
     return total + 2 * lstm["n_layers"] * cell * projection
 
 
-def median_seconds(elmo: Elmo, character_ids: torch.Tensor, repeats: int) -> float:
-    times = []
+def seconds(module: torch.nn.Module, character_ids: torch.Tensor) -> float:
+    elmo_lstm = getattr(module, "_elmo_lstm", None)
+    if elmo_lstm is not None:
+        elmo_lstm._elmo_lstm.reset_states()
+    start = time.perf_counter()
+    module(character_ids)
+    return time.perf_counter() - start
+
+
+def interleaved_medians(modules: Dict[str, torch.nn.Module], character_ids: torch.Tensor,
+                        repeats: int) -> Dict[str, float]:
+    """Median seconds per call of each module, timed in turn within each round (the first round is a warm-up)."""
+    times: Dict[str, List[float]] = {name: [] for name in modules}
     with torch.no_grad():
         for attempt in range(repeats + 1):
-            elmo._elmo_lstm._elmo_lstm.reset_states()
-            start = time.perf_counter()
-            elmo(character_ids)
-            if attempt:  # the first run is the warm-up
-                times.append(time.perf_counter() - start)
-    return statistics.median(times)
+            for name, module in modules.items():
+                elapsed = seconds(module, character_ids)
+                if attempt:
+                    times[name].append(elapsed)
+    return {name: statistics.median(values) for name, values in times.items()}
 
 
 def main() -> None:
@@ -80,31 +92,35 @@ def main() -> None:
     character_ids[:, :, 20:] = 0  # words up to 18 characters, like real text
     lines = ["# ELMo forward on CPU (official 2x4096_512 shapes, random weights)", "",
              f"torch {torch.__version__}, {args.threads} threads, {os.cpu_count()} CPUs, batch {args.batch} x "
-             f"{args.tokens} tokens, median of {args.repeats} after a warm-up.", "",
-             "| configuration | path | s / batch | speedup vs ours dense | vs stock | FLOP bound | of bound |",
-             "|---|---|---:|---:|---:|---:|---:|"]
+             f"{args.tokens} tokens, median of {args.repeats} interleaved rounds after a warm-up.", "",
+             "| configuration | path | s / batch | speedup vs ours dense | vs stock | FLOP bound | of bound | max diff |",
+             "|---|---|---:|---:|---:|---:|---:|---:|"]
     with tempfile.TemporaryDirectory() as folder:
         options_file, weight_file = os.path.join(folder, "options.json"), os.path.join(folder, "weights.hdf5")
         write_elmo_files(OFFICIAL_OPTIONS, random_elmo_weights(OFFICIAL_OPTIONS, seed=0), options_file, weight_file)
-        stock = Elmo(options_file, weight_file, 1, dropout=0.0).eval()
-        stock_seconds = median_seconds(stock, character_ids, args.repeats)
-        dense_macs = macs_per_token(OFFICIAL_OPTIONS)
-        lines.append(f"| uncompressed | stock allennlp | {stock_seconds:.3f} | | 1.00 | | |")
-        print(lines[-1], flush=True)
-        ours_dense = None
+        models = {"stock": Elmo(options_file, weight_file, 1, dropout=0.0).eval()}
         for name, compression in CONFIGURATIONS.items():
-            elmo = Elmo(options_file, weight_file, 1, dropout=0.0).eval()
+            models[name] = Elmo(options_file, weight_file, 1, dropout=0.0).eval()
             if compression:
-                ElmoCompression(**compression).apply(elmo)
-            use_fast_lstm_cells(elmo)
-            seconds = median_seconds(elmo, character_ids, args.repeats)
-            ours_dense = ours_dense or seconds
-            bound = dense_macs / macs_per_token(OFFICIAL_OPTIONS, compression)
-            speedup = ours_dense / seconds
-            lines.append(f"| {name} | ours | {seconds:.3f} | {speedup:.2f} | {stock_seconds / seconds:.2f} | "
-                         f"{bound:.2f} | {speedup / bound:.0%} |")
-            print(lines[-1], flush=True)
-            del elmo
+                ElmoCompression(**compression).apply(models[name])
+            use_fast_lstm_cells(models[name])
+        with torch.no_grad():
+            difference = (models["stock"](character_ids)["elmo_representations"][0]
+                          - models["uncompressed"](character_ids)["elmo_representations"][0]).abs().max()
+        parts = {"stock char CNN": models["stock"]._elmo_lstm._token_embedder,
+                 "ours char CNN": models["uncompressed"]._elmo_lstm._token_embedder}
+        medians = interleaved_medians({**models, **parts}, character_ids, args.repeats)
+    stock_seconds, ours_dense = medians["stock"], medians["uncompressed"]
+    dense_macs = macs_per_token(OFFICIAL_OPTIONS)
+    lines.append(f"| uncompressed | stock allennlp | {stock_seconds:.3f} | | 1.00 | | | |")
+    for name, compression in CONFIGURATIONS.items():
+        bound = dense_macs / macs_per_token(OFFICIAL_OPTIONS, compression)
+        speedup = ours_dense / medians[name]
+        lines.append(f"| {name} | ours | {medians[name]:.3f} | {speedup:.2f} | {stock_seconds / medians[name]:.2f} | "
+                     f"{bound:.2f} | {speedup / bound:.0%} | {f'{float(difference):.1e}' if compression is None else ''} |")
+    lines += ["", f"Char CNN + highways alone: stock {medians['stock char CNN']:.3f} s, "
+                  f"ours {medians['ours char CNN']:.3f} s."]
+    print("\n".join(lines[4:]), flush=True)
     with open(args.out, "w") as handle:
         handle.write("\n".join(lines) + "\n")
 
