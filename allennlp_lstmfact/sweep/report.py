@@ -91,7 +91,10 @@ def _setup_lines(meta: Dict, rows: List[Dict]) -> List[str]:
 
 
 def plot_metric_vs_rank(rows: List[Dict], path: str, title: str, metric_label: str) -> str:
-    """Metric versus rank per method × target, without (solid) and with (dashed) fine-tuning."""
+    """
+    Metric versus rank: a colour per method, a marker per target (W_h circles, W_i squares), without
+    (solid) and with (dashed) fine-tuning.
+    """
     from allennlp_lstmfact.analysis import pyplot
 
     plt = pyplot()
@@ -106,7 +109,10 @@ def plot_metric_vs_rank(rows: List[Dict], path: str, title: str, metric_label: s
             axis.axhline(mean_std(points[None])[0], color="black", linestyle=":", label="uncompressed")
             continue
         ranks = sorted(points)
-        axis.plot(ranks, [mean_std(points[r])[0] for r in ranks], marker="o", linestyle="--" if fine_tuned else "-",
+        colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+        color = colors[sorted(METHOD_NAMES).index(method) % len(colors)] if method in METHOD_NAMES else None
+        axis.plot(ranks, [mean_std(points[r])[0] for r in ranks], color=color, marker="s" if target == "W_i" else "o",
+                  linestyle="--" if fine_tuned else "-",
                   label=f"{METHOD_NAMES.get(method, method)} {target}" + (" FT" if fine_tuned else ""))
     axis.set_xscale("log")
     axis.set_xlabel("rank r")
