@@ -177,7 +177,7 @@ def plot_heatmaps(matrices: Dict[str, torch.Tensor], path: str, rank: int, metho
         figure.colorbar(image, ax=axes[0][2 * index + 1], fraction=0.05)
     figure.suptitle(title or prefix, fontsize=10)
     figure.tight_layout()
-    figure.savefig(path, dpi=110)
+    figure.savefig(path, dpi=70)  # the matrices are noise-like: PNG size grows with dpi²
     plt.close(figure)
     return path
 
