@@ -25,7 +25,7 @@ from allennlp.models.archival import CONFIG_NAME, _WEIGHTS_NAME, Archive, archiv
 from allennlp.modules.elmo import Elmo
 from torch import nn
 
-from allennlp_lstmfact.core import CompressionReport, InputStatistics, count_parameters
+from allennlp_lstmfact.core import ALLOCATIONS, CompressionReport, InputStatistics, count_parameters
 from allennlp_lstmfact.elmo import ElmoCompression
 from allennlp_lstmfact.lm.compression import LanguageModelCompression, calibration_batches, lstm_input_scales
 from allennlp_lstmfact.lm.lstm import LstmLayer
@@ -184,6 +184,7 @@ def compress_archive(archive_file: str, output_file: str, compression: Dict[str,
 class Compress(Subcommand):
     """
     `allennlp compress ARCHIVE --method svd --target W_h --rank 10 -o OUT.tar.gz`
+    (or `--budget 0.1 --allocation spectral`, `--energy 0.9`, `--rank-pattern REGEX=RANK ...`)
 
     Registered as a `Subcommand` with name "compress". AllenNLP registers plugin subcommands
     through its plugin files (`.allennlp_plugins` in the working directory, or ~/.allennlp/plugins).
@@ -198,7 +199,15 @@ class Compress(Subcommand):
         subparser.add_argument("--spec", help="a JSON file holding the compression block (instead of the flags)")
         subparser.add_argument("--method", help="svd | semi_nmf | prune | block_svd | monarch | svd_sparse | asvd")
         subparser.add_argument("--target", default="W_h", help="W_i | W_h | both (default W_h)")
-        subparser.add_argument("--rank", type=int, help="the rank r")
+        subparser.add_argument("--rank", type=int, help="the rank r of every matrix")
+        subparser.add_argument("--budget", type=float,
+                               help="instead of --rank: the factors hold this fraction of the matrices' parameters")
+        subparser.add_argument("--allocation", choices=ALLOCATIONS, default="uniform",
+                               help="with --budget: one rank for all (uniform) or ranks by the spectra (spectral)")
+        subparser.add_argument("--energy", type=float,
+                               help="instead of --rank: per matrix, the smallest rank keeping this share of Σσ²")
+        subparser.add_argument("--rank-pattern", nargs="+", metavar="REGEX=RANK",
+                               help="per-matrix ranks by module name, e.g. 'layer_1.state=20' (first match wins)")
         subparser.add_argument("--layers", type=int, nargs="+", help="ELMo layers (default all)")
         subparser.add_argument("--directions", nargs="+", help="ELMo: forward and/or backward (default both)")
         subparser.add_argument("--seed", type=int, default=0)
@@ -209,15 +218,31 @@ class Compress(Subcommand):
         return subparser
 
 
+def _rank_pattern(entries: List[str]) -> Dict[str, int]:
+    pattern = {}
+    for entry in entries:
+        regex, _, rank = entry.rpartition("=")
+        if not regex or not rank.isdigit():
+            raise ConfigurationError(f"--rank-pattern entry {entry!r} is not REGEX=RANK (a positive integer rank)")
+        pattern[regex] = int(rank)
+    return pattern
+
+
 def compression_from_args(args: argparse.Namespace) -> Dict[str, Any]:
+    sizes = {key: getattr(args, key) for key in ("rank", "budget", "energy") if getattr(args, key) is not None}
     if args.spec:
-        if args.method or args.rank:
-            raise ConfigurationError("give either --spec or --method/--rank, not both")
+        if args.method or sizes or args.rank_pattern:
+            raise ConfigurationError("give either --spec or --method with --rank/--budget/--energy, not both")
         with open(args.spec) as handle:
             return json.load(handle)
-    if not args.method or args.rank is None:
-        raise ConfigurationError("--method and --rank are required (or --spec FILE)")
-    compression = {"method": args.method, "target": args.target, "rank": args.rank, "seed": args.seed}
+    if not args.method or len(sizes) != 1:
+        raise ConfigurationError(f"--method and exactly one of --rank, --budget and --energy are required (or "
+                                 f"--spec FILE); got method {args.method!r} and {sizes or 'no size'}")
+    compression = {"method": args.method, "target": args.target, **sizes, "seed": args.seed}
+    if args.budget is not None:
+        compression["allocation"] = args.allocation
+    if args.rank_pattern:
+        compression["rank_pattern"] = _rank_pattern(args.rank_pattern)
     if args.layers:
         compression["layers"] = args.layers
     if args.directions:

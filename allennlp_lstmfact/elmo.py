@@ -19,6 +19,7 @@ from torch import nn
 
 from allennlp_lstmfact.bilm_files import check_elmo_files
 from allennlp_lstmfact.core import CompressionReport, CompressionSpec, compress_modules, count_parameters
+from allennlp_lstmfact.core.rank_selection import ranks_depend_on_weights
 from allennlp_lstmfact.core.surgery import METHODS, find_targets
 from allennlp_lstmfact.fast_lstm_cell import use_fast_lstm_cells
 
@@ -29,7 +30,27 @@ TARGET_MODULES = {"W_i": ("input_linearity",), "W_h": ("state_linearity",),
 DIRECTIONS = ("forward", "backward")
 
 
-class ElmoCompression(FromParams):
+class RankChoice:
+    """What the compression blocks share about their ranks: `rank`, `budget` + `allocation`, `energy`, `rank_pattern`."""
+
+    rank: Optional[int]
+    budget: Optional[float]
+    allocation: str
+    energy: Optional[float]
+    rank_pattern: Dict[str, int]
+
+    @property
+    def ranks_depend_on_weights(self) -> bool:
+        return ranks_depend_on_weights(self.budget, self.allocation, self.energy)
+
+    def size(self) -> str:
+        """How the ranks are chosen, in words: "rank 10", "budget 0.1 (spectral)", "energy 0.9"."""
+        size = f"rank {self.rank}" if self.rank is not None else \
+            f"budget {self.budget:g} ({self.allocation})" if self.budget is not None else f"energy {self.energy:g}"
+        return size + (f", ranks {self.rank_pattern}" if self.rank_pattern else "")
+
+
+class ElmoCompression(RankChoice, FromParams):
     """
     The `compression` block of a config: which of ELMo's LSTM matrices to compress, and how.
 
@@ -39,9 +60,10 @@ class ElmoCompression(FromParams):
         `"svd"`, `"semi_nmf"`, `"prune"` (magnitude pruning), `"block_svd"` (per-gate blocks),
         `"monarch"` or `"svd_sparse"` (low rank + sparse residual), all at the parameter budget of
         a rank-r factorization.
-    rank : `int`
+    rank : `int`, optional (default = `None`)
         Rank r (for pruning: keep r(m + n) of the mn weights). Declared `Union[int, float]` only so
-        that a non-integer reaches this class's check and gets a `ConfigurationError`.
+        that a non-integer reaches this class's check and gets a `ConfigurationError`. Exactly one
+        of `rank`, `budget` and `energy` is required.
     target : `str`, optional (default = `"W_h"`)
         `"W_i"` (input→gates, `input_linearity`), `"W_h"` (hidden→gates, `state_linearity`) or `"both"`.
     layers : `List[int]`, optional (default = all layers)
@@ -59,12 +81,25 @@ class ElmoCompression(FromParams):
     calibrated : `bool`, optional (default = `False`)
         Set by `allennlp compress` for the data-aware `"asvd"`: the factors were computed from
         calibration data and come from the archive's weights; construction only builds their shape.
+    budget : `float`, optional (default = `None`)
+        Instead of `rank`: the factors of all the selected matrices together hold at most this
+        fraction (in (0, 1)) of their dense parameters, spread by `allocation`.
+    allocation : `str`, optional (default = `"uniform"`)
+        With `budget`: `"uniform"` (one rank for every matrix) or `"spectral"` (per-matrix ranks that
+        keep the most relative spectral energy for the budget).
+    energy : `float`, optional (default = `None`)
+        Instead of `rank`: per matrix, the smallest rank keeping this fraction (in (0, 1]) of Σσ².
+    rank_pattern : `Dict[str, int]`, optional (default = `{}`)
+        Per-matrix ranks: regular expression searched in the module name (e.g. `"layer_1.state"`)
+        → rank; the first match wins, the other matrices follow `rank`, `budget` or `energy`.
     """
 
-    def __init__(self, method: str, rank: Union[int, float], target: str = "W_h", layers: Optional[List[int]] = None,
-                 directions: Optional[List[str]] = None, allow_parameter_increase: bool = False, seed: int = 0,
-                 method_options: Optional[Dict[str, Any]] = None, staged: bool = False,
-                 calibrated: bool = False) -> None:
+    def __init__(self, method: str, rank: Optional[Union[int, float]] = None, target: str = "W_h",
+                 layers: Optional[List[int]] = None, directions: Optional[List[str]] = None,
+                 allow_parameter_increase: bool = False, seed: int = 0, method_options: Optional[Dict[str, Any]] = None,
+                 staged: bool = False, calibrated: bool = False, budget: Optional[float] = None,
+                 allocation: str = "uniform", energy: Optional[float] = None,
+                 rank_pattern: Optional[Dict[str, Union[int, float]]] = None) -> None:
         if method not in METHODS:
             raise ConfigurationError(f"compression.method {method!r} is unknown; allowed: {', '.join(METHODS)}")
         if method == "asvd" and not calibrated:
@@ -72,8 +107,19 @@ class ElmoCompression(FromParams):
                                      "with `allennlp compress --method asvd --calibration-data FILE`")
         if target not in TARGET_MODULES:
             raise ConfigurationError(f"compression.target {target!r} is unknown; allowed: {', '.join(TARGET_MODULES)}")
-        if isinstance(rank, bool) or not isinstance(rank, int) or rank <= 0:
-            raise ConfigurationError(f"compression.rank must be a positive integer, got {rank!r}")
+        sizes = [key for key, value in (("rank", rank), ("budget", budget), ("energy", energy)) if value is not None]
+        if len(sizes) != 1:
+            raise ConfigurationError(f"compression.method {method!r} needs exactly one of rank, budget and energy, "
+                                     f"got {sizes or 'none'}")
+        rank_pattern = dict(rank_pattern or {})
+        for key, value in [("rank", rank), *((f"rank_pattern[{p!r}]", r) for p, r in rank_pattern.items())]:
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value <= 0):
+                raise ConfigurationError(f"compression.{key} must be a positive integer, got {value!r}")
+        try:
+            CompressionSpec(method=method, rank=rank, target_regex=".*", rank_pattern=rank_pattern, budget=budget,
+                            allocation=allocation, energy=energy)
+        except ValueError as error:
+            raise ConfigurationError(f"compression: {error}") from None
         directions = list(DIRECTIONS) if directions is None else directions
         unknown = [d for d in directions if d not in DIRECTIONS]
         if unknown or not directions:
@@ -86,6 +132,7 @@ class ElmoCompression(FromParams):
         self.allow_parameter_increase, self.seed = allow_parameter_increase, seed
         self.method_options = dict(method_options or {})
         self.staged, self.calibrated = staged, calibrated
+        self.budget, self.allocation, self.energy, self.rank_pattern = budget, allocation, energy, rank_pattern
 
     def spec(self, num_layers: int, calibrating: bool = False) -> CompressionSpec:
         """
@@ -99,9 +146,10 @@ class ElmoCompression(FromParams):
         regex = r"(.*\.)?({})_layer_({})\.({})".format(
             "|".join(self.directions), "|".join(map(str, layers)), "|".join(TARGET_MODULES[self.target]))
         method = "svd" if self.method == "asvd" and not calibrating else self.method
-        return CompressionSpec(method=method, rank=self.rank, target_regex=regex,
+        return CompressionSpec(method=method, rank=self.rank, target_regex=regex, rank_pattern=self.rank_pattern,
                                allow_parameter_increase=self.allow_parameter_increase, random_state=self.seed,
-                               method_options=self.method_options)
+                               method_options=self.method_options, budget=self.budget,
+                               allocation=self.allocation, energy=self.energy)
 
     def elmos(self, module: nn.Module) -> Dict[str, Elmo]:
         """The ELMo modules inside `module` by name; `ConfigurationError` if there is none."""
@@ -130,9 +178,9 @@ class ElmoCompression(FromParams):
             except ValueError as error:
                 raise ConfigurationError(f"ELMo compression failed: {error}") from None
             report.matrices.extend(part.matrices)
-        logger.info("%s ELMo (%s, %s, rank %d): %d -> %d parameters in %d matrices\n%s",
+        logger.info("%s ELMo (%s, %s, %s): %d -> %d parameters in %d matrices\n%s",
                     "Prepared staged compression of" if self.staged else "Compressed", self.method,
-                    self.target, self.rank, report.params_before, report.params_after, len(report.matrices),
+                    self.target, self.size(), report.params_before, report.params_after, len(report.matrices),
                     report.to_markdown())
         return report
 

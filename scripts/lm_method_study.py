@@ -2,7 +2,7 @@
 Issue 7's method study on a trained AWD-LSTM archive: (a) every LSTM compression method on W_h at
 equal parameter count, before and after a short fine-tuning (and (b), plain low rank vs Monarch, read
 from it); (c) staged vs one-shot compression; (d) GroupReduce vs SVD vs pruning of the tied
-embedding/softmax, with 8/4-bit quantization. Writes OUT.csv, OUT.md and the figure; measured cells
+embedding/softmax, with 8/4-bit quantization; (e) rank selection (uniform vs spectral budget, energy). Writes OUT.csv, OUT.md and the figure; measured cells
 are cached in WORK/cells.jsonl, so a stopped run goes on where it stopped.
 
 Usage:
@@ -25,7 +25,7 @@ def main() -> None:
     parser.add_argument("--out", default="docs/lm_methods", help="writes OUT.csv and OUT.md")
     parser.add_argument("--figure", default="docs/figures/lm_methods_study.png")
     parser.add_argument("--work", default="runs/lm_methods", help="fine-tuning runs and the cell cache")
-    parser.add_argument("--parts", nargs="+", default=["a", "c", "d"], choices=["a", "c", "d"])
+    parser.add_argument("--parts", nargs="+", default=list(method_study.PARTS), choices=method_study.PARTS)
     parser.add_argument("--finetune-batches", type=int, default=100)
     parser.add_argument("--eval-batch-size", type=int, default=10)
     parser.add_argument("--threads", type=int, default=1)

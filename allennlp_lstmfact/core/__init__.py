@@ -42,6 +42,12 @@ from allennlp_lstmfact.core.structured import (
     monarch_blocks_for_budget,
     monarch_matrix,
     monarch_project,
+)
+from allennlp_lstmfact.core.rank_selection import (
+    ALLOCATIONS,
+    budget_ranks,
+    energy_ranks,
     rank_for_energy,
+    spectral_ranks_for_budget,
     uniform_rank_for_budget,
 )

@@ -29,7 +29,31 @@ from allennlp_lstmfact.core.structured import (
 )
 
 
-class LowRankLinear(nn.Module):
+class ShapesFromStateDict:
+    """
+    Mixin of the layers whose factor shapes depend on the rank: loading a state dict whose factors
+    have other shapes (ranks chosen from the weights, e.g. by spectral energy, when the archive was
+    written) resizes the factors to the stored ones, then `_shapes_loaded` updates what follows
+    from them. A model can thus be built with any ranks and take an archive's.
+    """
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs) -> None:
+        resized = False
+        for name, parameter in list(self._parameters.items()):
+            stored = state_dict.get(prefix + name)
+            if parameter is not None and stored is not None and stored.shape != parameter.shape:
+                empty = parameter.detach().new_empty(stored.shape)
+                self._parameters[name] = nn.Parameter(empty, requires_grad=parameter.requires_grad)
+                resized = True
+        if resized:
+            self._shapes_loaded()
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
+    def _shapes_loaded(self) -> None:
+        """Update the attributes that follow from the factor shapes."""
+
+
+class LowRankLinear(ShapesFromStateDict, nn.Module):
     """
     y = U (V x) + b with V (r × in_features) and U (out_features × r).
 
@@ -52,6 +76,9 @@ class LowRankLinear(nn.Module):
 
     def forward(self, inputs: torch.Tensor) -> torch.Tensor:
         return F.linear(F.linear(inputs, self.weight_v), self.weight_u, self.bias)
+
+    def _shapes_loaded(self) -> None:
+        self.rank = self.weight_v.shape[0]
 
     def reconstruct_weight(self) -> torch.Tensor:
         """The dense out×in matrix U V (for analysis; `forward` never builds it)."""
@@ -202,7 +229,7 @@ class DeferredMaskedLinear(MaskedLinear):
         return layer
 
 
-class BlockLowRankLinear(nn.Module):
+class BlockLowRankLinear(ShapesFromStateDict, nn.Module):
     """
     A grid of R×C blocks, each its own low-rank product: y_i = Σ_j U_ij (V_ij x_j) + b_i.
 
@@ -244,7 +271,7 @@ class BlockLowRankLinear(nn.Module):
         return layer
 
 
-class MonarchLinear(nn.Module):
+class MonarchLinear(ShapesFromStateDict, nn.Module):
     """
     y = M x + b with M a Monarch matrix kept as its factors L (q, s, k) and R (k, q, p)
     (see `core.structured.monarch_project`): m·k + n·q multiply-adds instead of mn.
@@ -266,6 +293,9 @@ class MonarchLinear(nn.Module):
 
     def reconstruct_weight(self) -> torch.Tensor:
         return monarch_matrix(self.weight_l, self.weight_r)
+
+    def _shapes_loaded(self) -> None:
+        self.blocks = (self.weight_r.shape[0], self.weight_l.shape[0])
 
     def stored_parameter_count(self) -> int:
         return sum(p.numel() for p in self.parameters())

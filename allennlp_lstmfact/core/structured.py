@@ -7,7 +7,6 @@ can be matched to a rank-r factorization's r(m + n).
 import math
 from typing import Dict, List, Tuple
 
-import numpy as np
 import torch
 
 from allennlp_lstmfact.core.factorize import (
@@ -221,25 +220,3 @@ class InputStatistics:
         if missing:
             raise ValueError(f"no calibration input reached {missing}")
         return {name: (self._sums[name] / self._counts[name]).clamp_min(floor).float() for name in self.names}
-
-
-# ---------------------------------------------------------------- rank selection
-def uniform_rank_for_budget(shapes: List[Tuple[int, int]], fraction: float) -> int:
-    """The largest single rank r with Σ r(m + n) ≤ fraction · Σ mn over the given matrices."""
-    if not 0.0 < fraction < 1.0:
-        raise ValueError(f"budget fraction must be in (0, 1), got {fraction!r}")
-    dense = sum(rows * cols for rows, cols in shapes)
-    rank = int(fraction * dense // sum(rows + cols for rows, cols in shapes))
-    if rank < 1:
-        raise ValueError(f"a budget of {fraction:.2%} of {dense} parameters leaves no rank")
-    return min(rank, min(min(shape) for shape in shapes))
-
-
-def rank_for_energy(weight: torch.Tensor, energy: float) -> int:
-    """The smallest rank whose singular values keep `energy` of Σσ² (the spectral energy)."""
-    if not 0.0 < energy <= 1.0:
-        raise ValueError(f"energy must be in (0, 1], got {energy!r}")
-    check_weight(weight)
-    squared = torch.linalg.svdvals(weight.double()) ** 2
-    cumulative = torch.cumsum(squared, 0) / squared.sum()
-    return int(np.searchsorted(cumulative.numpy(), energy - 1e-12) + 1)

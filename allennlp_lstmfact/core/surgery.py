@@ -19,6 +19,13 @@ from allennlp_lstmfact.core.layers import (
     MaskedLinear,
     MonarchLinear,
 )
+from allennlp_lstmfact.core.rank_selection import (
+    ALLOCATIONS,
+    budget_ranks,
+    check_fraction,
+    energy_ranks,
+    ranks_depend_on_weights,
+)
 from allennlp_lstmfact.core.structured import activation_aware_svd
 
 # method -> (layer class, its deferred variant for staged compression or None)
@@ -42,9 +49,10 @@ class CompressionSpec:
     # Parameters
 
     method : `str`
-        `"svd"`, `"semi_nmf"` or `"prune"` (magnitude pruning at the parameter budget of `rank`).
-    rank : `int`
-        Rank r for every target (unless `rank_pattern` says otherwise).
+        One of `METHODS` (`"prune"`: magnitude pruning at the parameter budget of the rank).
+    rank : `int`, optional (default = `None`)
+        Rank r for every target (unless `rank_pattern` says otherwise). Exactly one of `rank`,
+        `budget` and `energy` is required.
     targets : `Sequence[str]`, optional (default = `()`)
         Module names matched exactly or as a dotted suffix (`"state_linearity"` matches
         `"...forward_layer_0.state_linearity"`).
@@ -53,7 +61,16 @@ class CompressionSpec:
     exclude : `Sequence[str]`, optional (default = `()`)
         Regular expressions (searched) of module names never to touch.
     rank_pattern : `Dict[str, int]`, optional (default = `{}`)
-        Regular expression (searched in the module name) → rank; the first match wins.
+        Regular expression (searched in the module name) → rank; the first match wins. Matrices
+        that a pattern fixes are outside `budget` and `energy`.
+    budget : `float`, optional (default = `None`)
+        Ranks chosen so that the factors of all the (other) targets hold at most this fraction of
+        their dense parameters, Σ r(m + n) ≤ budget · Σ mn, by `allocation`.
+    allocation : `str`, optional (default = `"uniform"`)
+        With `budget`: `"uniform"` (one rank for all) or `"spectral"` (per-matrix ranks that keep the
+        most relative spectral energy, see `rank_selection.spectral_ranks_for_budget`).
+    energy : `float`, optional (default = `None`)
+        Per matrix, the smallest rank keeping this fraction of Σσ².
     allow_parameter_increase : `bool`, optional (default = `False`)
         Permit ranks with r(m + n) ≥ mn.
     random_state : `int`, optional (default = `0`)
@@ -62,7 +79,7 @@ class CompressionSpec:
     """
 
     method: str
-    rank: int
+    rank: Optional[int] = None
     targets: Tuple[str, ...] = ()
     target_regex: Optional[str] = None
     exclude: Tuple[str, ...] = ()
@@ -70,6 +87,9 @@ class CompressionSpec:
     allow_parameter_increase: bool = False
     random_state: int = 0
     method_options: Dict = field(default_factory=dict)
+    budget: Optional[float] = None
+    allocation: str = "uniform"
+    energy: Optional[float] = None
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
@@ -80,6 +100,17 @@ class CompressionSpec:
         object.__setattr__(self, "exclude", tuple(self.exclude))
         if not self.targets and self.target_regex is None:
             raise ValueError("a CompressionSpec needs `targets` or `target_regex` (which modules to compress)")
+        given = [key for key in ("rank", "budget", "energy") if getattr(self, key) is not None]
+        if len(given) != 1:
+            raise ValueError(f"a CompressionSpec needs exactly one of rank, budget and energy, got {given or 'none'}")
+        if self.budget is not None:
+            check_fraction("budget", self.budget, upper_inclusive=False)
+        if self.energy is not None:
+            check_fraction("energy", self.energy, upper_inclusive=True)
+        if self.allocation not in ALLOCATIONS:
+            raise ValueError(f"unknown rank allocation {self.allocation!r}; allowed: {', '.join(ALLOCATIONS)}")
+        if self.allocation != "uniform" and self.budget is None:
+            raise ValueError(f"allocation {self.allocation!r} allocates a budget; give budget instead of {given[0]}")
         for pattern in (self.target_regex, *self.exclude, *self.rank_pattern):
             if pattern is not None:
                 try:
@@ -94,11 +125,26 @@ class CompressionSpec:
         by_regex = self.target_regex is not None and re.fullmatch(self.target_regex, name) is not None
         return by_name or by_regex
 
-    def rank_for(self, name: str) -> int:
-        for pattern, rank in self.rank_pattern.items():
-            if re.search(pattern, name):
-                return rank
-        return self.rank
+    @property
+    def ranks_depend_on_weights(self) -> bool:
+        """Whether the ranks come from the matrices' spectra (`energy`, or `budget` allocated spectrally)."""
+        return ranks_depend_on_weights(self.budget, self.allocation, self.energy)
+
+    def ranks(self, weights: Dict[str, torch.Tensor]) -> Dict[str, int]:
+        """The rank of each named target matrix: `rank_pattern` first, then `rank`, `budget` or `energy`."""
+        fixed = {}
+        for name in weights:
+            pattern = next((pattern for pattern in self.rank_pattern if re.search(pattern, name)), None)
+            if pattern is not None:
+                fixed[name] = self.rank_pattern[pattern]
+        rest = {name: weight for name, weight in weights.items() if name not in fixed}
+        if not rest or self.rank is not None:
+            chosen = dict.fromkeys(rest, self.rank)
+        elif self.budget is not None:
+            chosen = budget_ranks(rest, self.budget, self.allocation, self.allow_parameter_increase)
+        else:
+            chosen = energy_ranks(rest, self.energy, self.allow_parameter_increase)
+        return {name: fixed.get(name, chosen.get(name)) for name in weights}
 
 
 @dataclass
@@ -231,10 +277,14 @@ def compress_modules(root: nn.Module, spec: CompressionSpec, progress: bool = Fa
         names_iter = tqdm(names, desc=f"{spec.method} compression")
     else:
         names_iter = names
+    try:
+        ranks = spec.ranks({name: root.get_submodule(name).weight.data for name in names})
+    except ValueError as error:
+        raise ValueError(f"cannot choose the ranks of {names}: {error}") from None
     replacements, report = {}, CompressionReport()
     for name in names_iter:
         linear = root.get_submodule(name)
-        rank = spec.rank_for(name)
+        rank = ranks[name]
         try:
             layer = compress_linear(linear, rank, spec.method, deferred=deferred,
                                     allow_parameter_increase=spec.allow_parameter_increase,

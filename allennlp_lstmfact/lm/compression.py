@@ -19,16 +19,17 @@ from allennlp.models import Model
 from torch import nn
 
 from allennlp_lstmfact.core import CompressionReport, CompressionSpec, compress_modules, count_parameters
-from allennlp_lstmfact.elmo import TARGET_MODULES, ElmoCompression
+from allennlp_lstmfact.elmo import TARGET_MODULES, ElmoCompression, RankChoice
 from allennlp_lstmfact.lm.lstm import LstmLayer
 from allennlp_lstmfact.lm.vocabulary_compression import VocabularyCompression
 
 logger = logging.getLogger(__name__)
 
 STAGED_METHODS = ("svd", "semi_nmf", "prune")
+STAND_IN_BUDGET = 0.25  # structure-only builds of spectrally chosen ranks: any valid ranks do
 
 
-class LanguageModelCompression(FromParams):
+class LanguageModelCompression(RankChoice, FromParams):
     """
     Which matrices of a language model to compress, and how: the LSTM matrices of its `LstmLayer`s
     (`method` and `rank`, validated as for ELMo), the vocabulary matrices (`vocabulary`), or both.
@@ -40,7 +41,7 @@ class LanguageModelCompression(FromParams):
         `"monarch"`, `"svd_sparse"` or `"asvd"` (data-aware SVD; needs calibration data), all at the
         parameter budget of a rank-r factorization. `None` (with `rank` `None`) leaves the LSTM dense.
     rank : `int`, optional (default = `None`)
-        Required with `method`.
+        With `method`, exactly one of `rank`, `budget` and `energy` is required (see `ElmoCompression`).
     target : `str`, optional (default = `"W_h"`)
         `"W_i"` (`input_linearity`), `"W_h"` (`state_linearity`) or `"both"`.
     layers : `List[int]`, optional (default = all layers)
@@ -56,26 +57,38 @@ class LanguageModelCompression(FromParams):
         construction only builds their shape.
     vocabulary : `VocabularyCompression`, optional (default = `None`)
         Compress the embedding and softmax matrices (see `VocabularyCompression`).
+    budget : `float`, optional (default = `None`)
+    allocation : `str`, optional (default = `"uniform"`)
+    energy : `float`, optional (default = `None`)
+    rank_pattern : `Dict[str, int]`, optional (default = `{}`)
+        Rank selection for the LSTM matrices, as in `ElmoCompression` (module names such as
+        `"lstm_layers.2.state_linearity"`). `energy` and a `"spectral"` budget need trained weights:
+        use them in `compressed_from_pretrained` or `allennlp compress`.
     """
 
     def __init__(self, method: Optional[str] = None, rank: Optional[Union[int, float]] = None, target: str = "W_h",
                  layers: Optional[List[int]] = None, allow_parameter_increase: bool = False, seed: int = 0,
                  method_options: Optional[Dict[str, Any]] = None, staged: bool = False, calibrated: bool = False,
-                 vocabulary: Optional[VocabularyCompression] = None) -> None:
-        if method is None and rank is None:
+                 vocabulary: Optional[VocabularyCompression] = None, budget: Optional[float] = None,
+                 allocation: str = "uniform", energy: Optional[float] = None,
+                 rank_pattern: Optional[Dict[str, int]] = None) -> None:
+        sizes = {key: value for key, value in [("rank", rank), ("budget", budget), ("energy", energy),
+                                               ("rank_pattern", rank_pattern)] if value is not None}
+        if method is None:
+            if sizes:
+                given = ", ".join(f"{key}={value!r}" for key, value in sizes.items())
+                raise ConfigurationError(f"compression.method is required with {given} (the LSTM matrices); "
+                                         "leave those out to compress only the vocabulary")
             if vocabulary is None:
                 raise ConfigurationError("the compression block compresses nothing: give method and rank (LSTM "
                                          "matrices) and/or vocabulary (embedding and softmax)")
             if staged:
                 raise ConfigurationError("compression.staged applies to the LSTM matrices; this block has no method")
-        elif method is None or rank is None:
-            missing, given = ("rank", f"method={method!r}") if rank is None else ("method", f"rank={rank!r}")
-            raise ConfigurationError(f"compression.{missing} is required with {given} (the LSTM matrices); "
-                                     "leave both out to compress only the vocabulary")
         else:  # the LSTM keys are ELMo's: the same checks and messages
             ElmoCompression(method, rank, target=target, layers=layers,
                             allow_parameter_increase=allow_parameter_increase, seed=seed,
-                            method_options=method_options, calibrated=True)
+                            method_options=method_options, calibrated=True, budget=budget, allocation=allocation,
+                            energy=energy, rank_pattern=rank_pattern)
             if staged and method not in STAGED_METHODS:
                 raise ConfigurationError(f"compression.staged supports methods {list(STAGED_METHODS)}, not {method!r}")
         if staged and vocabulary is not None:
@@ -85,15 +98,18 @@ class LanguageModelCompression(FromParams):
         self.allow_parameter_increase, self.seed = allow_parameter_increase, seed
         self.method_options = dict(method_options or {})
         self.staged, self.calibrated, self.vocabulary = staged, calibrated, vocabulary
+        self.budget, self.allocation, self.energy = budget, allocation, energy
+        self.rank_pattern = dict(rank_pattern or {})
 
     @staticmethod
     def lstm_layer_names(module: nn.Module) -> List[str]:
         return [name for name, child in module.named_modules() if isinstance(child, LstmLayer)]
 
-    def spec(self, layer_names: List[str], calibrating: bool = False) -> CompressionSpec:
+    def spec(self, layer_names: List[str], calibrating: bool = False, structure_only: bool = False) -> CompressionSpec:
         """
         The core `CompressionSpec` for LSTM layers with these module names. An asvd block builds plain
-        SVD factors of the same shape unless `calibrating`.
+        SVD factors of the same shape unless `calibrating`. With `structure_only`, ranks that would come
+        from the spectra are stand-ins (a uniform budget): the archive's factors resize the layers on load.
         """
         if self.method is None:
             raise ConfigurationError("this compression block has no LSTM method")
@@ -104,9 +120,12 @@ class LanguageModelCompression(FromParams):
                                      f"0..{len(layer_names) - 1}")
         targets = [f"{layer_names[k]}.{attribute}" for k in chosen for attribute in TARGET_MODULES[self.target]]
         method = "svd" if self.method == "asvd" and not calibrating else self.method
-        return CompressionSpec(method=method, rank=self.rank, targets=targets,
+        sizes = dict(rank=self.rank, budget=self.budget, allocation=self.allocation, energy=self.energy)
+        if structure_only and self.ranks_depend_on_weights:
+            sizes = dict(budget=self.budget or STAND_IN_BUDGET)
+        return CompressionSpec(method=method, targets=targets, rank_pattern=self.rank_pattern,
                                allow_parameter_increase=self.allow_parameter_increase, random_state=self.seed,
-                               method_options=self.method_options)
+                               method_options=self.method_options, **sizes)
 
     def target_names(self, module: nn.Module) -> List[str]:
         """Names (in `module`) of the LSTM linear layers this block compresses (none without `method`)."""
@@ -135,7 +154,8 @@ class LanguageModelCompression(FromParams):
                                          "compressed_from_pretrained with calibration_data_path, or "
                                          "`allennlp compress --calibration-data`")
             try:
-                report = compress_modules(module, self.spec(layer_names, calibrating), deferred=self.staged,
+                report = compress_modules(module, self.spec(layer_names, calibrating, structure_only),
+                                          deferred=self.staged,
                                           input_scales=input_scales if calibrating else None)
             except ValueError as error:
                 raise ConfigurationError(f"LSTM compression failed: {error}") from None
@@ -148,7 +168,7 @@ class LanguageModelCompression(FromParams):
         return report
 
     def describe(self) -> str:
-        parts = [] if self.method is None else [f"{self.method} {self.target} rank {self.rank}"]
+        parts = [] if self.method is None else [f"{self.method} {self.target} {self.size()}"]
         if self.vocabulary is not None:
             vocabulary = self.vocabulary
             size = f"average rank {vocabulary.average_rank}" if vocabulary.budget is None else \

@@ -8,7 +8,9 @@ Issue 7's method study on a trained AWD-LSTM archive, as library functions
 - (c) staged (one layer at a time, the `staged_compression` callback) vs one-shot compression at the
   same number of fine-tuning batches, with the perplexity trajectory;
 - (d) GroupReduce vs SVD vs magnitude pruning of the tied embedding/softmax matrix at equal size,
-  float32 and quantized to 8/4 bits, before and after a short fine-tuning.
+  float32 and quantized to 8/4 bits, before and after a short fine-tuning;
+- (e) rank selection for SVD of W_i and W_h together: one rank for all vs ranks allocated by the
+  spectra at the same whole-model budget, and ranks by spectral energy per matrix.
 
 Every cell is cached in `<work>/cells.jsonl` as soon as it is measured, so an interrupted run goes on
 where it stopped; `run_study` returns the rows in plan order.
@@ -59,6 +61,10 @@ class StudySettings:
     vocab_bits_ranks: Tuple[int, ...] = (20,)  # ranks also measured with 8- and 4-bit factors
     num_groups: int = 10
     weighted_svd_ablation: bool = True  # GroupReduce with one group at the first vocabulary rank
+    selection_target: str = "both"
+    selection_budgets: Tuple[float, ...] = (0.0417, 0.125)  # of the dense parameters: uniform r = 10, 30 here
+    selection_energies: Tuple[float, ...] = (0.5, 0.7)
+    selection_finetuned: bool = True  # the budget cells (not the energy cells)
 
     def path(self, split: str) -> str:
         return os.path.join(self.data, f"ptb.{split}.txt")
@@ -85,6 +91,7 @@ class StudyRow:
     efficiency_finetuned: Optional[float] = None
     finetune_seconds: Optional[float] = None
     trajectory: str = ""  # "batch:perplexity" on the trajectory data, ';'-separated
+    ranks: str = ""  # (e) the rank of each compressed matrix, "name:rank" ';'-separated
     eval_batch_size: int = 10
     seconds: float = 0.0  # wall time of the cell
 
@@ -113,6 +120,9 @@ class StudyContext:
         if self.reference is None or params >= self.reference.params:
             return None
         return efficiency(self.reference.ppl, ppl, self.reference.params, params, lower_is_better=True)
+
+
+PARTS = ("a", "c", "d", "e")
 
 
 # ---------------------------------------------------------------- cells
@@ -305,9 +315,40 @@ def vocabulary_cells(settings: StudySettings) -> List[Cell]:
     return cells
 
 
-def plan(settings: StudySettings, parts: Sequence[str] = ("a", "c", "d")) -> List[Cell]:
+def rank_selection_cells(settings: StudySettings) -> List[Cell]:
+    """(e): SVD of `selection_target` with ranks by a budget (uniform / spectral) or by spectral energy."""
+    blocks = [(f"budget {budget:g}, {allocation}", {"budget": budget, "allocation": allocation},
+               settings.selection_finetuned)
+              for budget in settings.selection_budgets for allocation in ("uniform", "spectral")]
+    blocks += [(f"energy {energy:g}", {"energy": energy}, False) for energy in settings.selection_energies]
+    return [(f"e/{settings.selection_target}/{label}", _rank_selection_cell(settings, label, sizes, finetuned))
+            for label, sizes, finetuned in blocks]
+
+
+def _rank_selection_cell(settings: StudySettings, label: str, sizes: Dict, finetuned: bool):
+    def run(context: StudyContext) -> List[StudyRow]:
+        compression = {"method": "svd", "target": settings.selection_target, **sizes}
+        model = study.compressed_copy(context.dense, compression)
+        matrix_params, ratio, error = _report_numbers(model)
+        matrices = model.compression_report.matrices
+        params, ppl = count_parameters(model), context.test(model)
+        row = StudyRow("e", "svd", settings.selection_target, sum(m.rank for m in matrices) / len(matrices), None,
+                       label, params, matrix_params, 4 * matrix_params, ratio, error, ppl,
+                       context.efficiency(ppl, params), eval_batch_size=settings.eval_batch_size,
+                       ranks=";".join(f"{m.name}:{m.rank}" for m in matrices))
+        if finetuned:
+            tuned, row.finetune_seconds, _ = _fine_tune(context, compression, "e_" + label.replace(", ", "_")
+                                                        .replace(" ", ""))
+            assert count_parameters(tuned) == params, (count_parameters(tuned), params)
+            row.ppl_finetuned = context.test(tuned)
+            row.efficiency_finetuned = context.efficiency(row.ppl_finetuned, params)
+        return [row]
+    return run
+
+
+def plan(settings: StudySettings, parts: Sequence[str] = PARTS) -> List[Cell]:
     cells = dense_cells(settings)
-    builders = {"a": lstm_method_cells, "c": staged_cells, "d": vocabulary_cells}
+    builders = {"a": lstm_method_cells, "c": staged_cells, "d": vocabulary_cells, "e": rank_selection_cells}
     for part in parts:
         cells += builders[part](settings)
     return cells
@@ -333,7 +374,7 @@ class CellCache:
             handle.write(json.dumps({"key": key, "rows": [asdict(row) for row in rows]}) + "\n")
 
 
-def run_study(settings: StudySettings, parts: Sequence[str] = ("a", "c", "d"), progress: bool = True) -> List[StudyRow]:
+def run_study(settings: StudySettings, parts: Sequence[str] = PARTS, progress: bool = True) -> List[StudyRow]:
     """Measure every planned cell not already in the cache; the rows of all planned cells, in plan order."""
     from tqdm import tqdm
 
@@ -417,7 +458,27 @@ def markdown_tables(rows: List[StudyRow]) -> Dict[str, str]:
                      f"{row.ppl:.2f} | {_number(row.efficiency, 3)} | {_number(row.ppl_finetuned, 2)} | "
                      f"{_number(row.efficiency_finetuned, 3)} |")
     tables["d"] = "\n".join(lines)
+    lines = ["| target | ranks chosen by | ranks (layer: W_i / W_h) | mean rank | model params | matrix params | "
+             "rel. error | test ppl | E(r) | test ppl, fine-tuned | E(r), fine-tuned |",
+             "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for row in (r for r in rows if r.part == "e"):
+        lines.append(f"| {row.target} | {row.schedule} | {_ranks_by_layer(row.ranks)} | {row.rank:.1f} | "
+                     f"{_params(row.params)} | {row.matrix_params:,} | {_number(row.relative_error, 3)} | "
+                     f"{row.ppl:.2f} | {_number(row.efficiency, 3)} | {_number(row.ppl_finetuned, 2)} | "
+                     f"{_number(row.efficiency_finetuned, 3)} |")
+    tables["e"] = "\n".join(lines)
     return tables
+
+
+def _ranks_by_layer(ranks: str) -> str:
+    """"lstm_layers.0.input_linearity:9;..." → "0: 9 / 12, 1: ..." (W_i / W_h per layer)."""
+    by_layer: Dict[str, Dict[str, str]] = {}
+    for entry in filter(None, ranks.split(";")):
+        name, rank = entry.rsplit(":", 1)
+        layer, _, matrix = name.rpartition(".")
+        by_layer.setdefault(layer.rpartition(".")[2], {})[matrix] = rank
+    return ", ".join(f"{layer}: {matrices.get('input_linearity', '–')} / {matrices.get('state_linearity', '–')}"
+                     for layer, matrices in by_layer.items())
 
 
 def write_markdown(rows: List[StudyRow], path: str, setup: List[str], figure: Optional[str] = None) -> None:
@@ -434,7 +495,9 @@ def write_markdown(rows: List[StudyRow], path: str, setup: List[str], figure: Op
              "## Dense reference", "", tables["dense"], "",
              "## (a) LSTM methods at the budget of rank r", "", tables["a"], "",
              "## (c) Staged vs one-shot compression", "", tables["c"], "",
-             "## (d) The tied embedding/softmax matrix: GroupReduce vs SVD vs pruning", "", tables["d"], ""]
+             "## (d) The tied embedding/softmax matrix: GroupReduce vs SVD vs pruning", "", tables["d"], "",
+             "## (e) Rank selection: one rank, a budget allocated by the spectra, spectral energy", "",
+             tables["e"], ""]
     if figure:
         parts += [f"![the study]({figure})", ""]
     parts += [HAND_WRITTEN_MARKER]
@@ -484,6 +547,10 @@ def setup_lines(settings: StudySettings, rows: List[StudyRow], threads: int, mod
         "rounds, word counts of PTB train), plain SVD, magnitude pruning; 8/4-bit = uniform per-vector "
         "quantization of the factors (pruning: of each row's kept values, plus a 1-bit-per-entry mask in the bytes); "
         "fine-tuned in float32, then quantized again; the LSTM stays dense",
+        f"(e) SVD of {settings.selection_target} of every layer; budget b = the factors of all those matrices "
+        "hold at most b·Σmn numbers: `uniform` = the largest single rank that fits, `spectral` = per-matrix "
+        "ranks taken greedily by relative spectral energy per parameter (σ²/(‖W‖²(m + n))); energy e = per "
+        "matrix the smallest rank keeping e of Σσ² (its parameter count is what it is); budget cells fine-tuned",
         f"wall time: {seconds / 60:.1f} minutes for all cells, {threads} thread(s), on a 2-core machine shared with "
         "a training job",
     ]

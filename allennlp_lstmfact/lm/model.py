@@ -112,6 +112,11 @@ class AwdLstmLanguageModel(Model):
         self._reset_parameters()
         if initializer is not None:
             initializer(self)
+        if compression is not None and compression.ranks_depend_on_weights:
+            raise ConfigurationError(f"compression {compression.size()} chooses ranks from trained weights, and a "
+                                     "model built from its config has none: compress a trained archive "
+                                     "(compressed_from_pretrained, `allennlp compress`) or give rank or a uniform "
+                                     "budget")
         self.compression_report = compression.apply(self) if compression is not None else None
         logger.info("AWD-LSTM: %d parameters", count_parameters(self))
 

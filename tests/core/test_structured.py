@@ -16,10 +16,8 @@ from allennlp_lstmfact.core import (
     monarch_blocks_for_budget,
     monarch_matrix,
     monarch_project,
-    rank_for_energy,
     svd_optimal_error,
     truncated_svd,
-    uniform_rank_for_budget,
 )
 from allennlp_lstmfact.core.structured import block_rank_for_budget, monarch_parameter_count
 
@@ -156,16 +154,3 @@ def test_structured_methods_through_surgery_stay_within_the_rank_budget(method):
     with pytest.raises(ValueError, match="staged \\(deferred\\) compression supports"):
         compress_modules(nn.Sequential(nn.Linear(20, 48)), CompressionSpec(method=method, rank=5, targets=("0",)),
                          deferred=True)
-
-
-def test_rank_selection():
-    shapes = [(16384, 512)] * 8
-    rank = uniform_rank_for_budget(shapes, 0.1)
-    assert rank * 16896 * 8 <= 0.1 * 16384 * 512 * 8 < (rank + 1) * 16896 * 8
-    weight = torch.diag(torch.tensor([3.0, 2.0, 1.0, 0.0], dtype=torch.float64))
-    assert rank_for_energy(weight, 9 / 14) == 1 and rank_for_energy(weight, 13 / 14) == 2
-    assert rank_for_energy(weight, 1.0) == 3
-    with pytest.raises(ValueError, match="energy must be in"):
-        rank_for_energy(weight, 0.0)
-    with pytest.raises(ValueError, match="budget fraction"):
-        uniform_rank_for_budget(shapes, 1.5)

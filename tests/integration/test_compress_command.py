@@ -47,7 +47,10 @@ def predictions(archive):
 
 @pytest.mark.parametrize("compression", [{"method": "svd", "target": "W_h", "rank": 3},
                                          {"method": "semi_nmf", "target": "W_i", "rank": 2, "layers": [1]},
-                                         {"method": "prune", "target": "both", "rank": 4}])
+                                         {"method": "prune", "target": "both", "rank": 4},
+                                         {"method": "svd", "target": "both", "budget": 0.3, "allocation": "spectral"},
+                                         {"method": "svd", "target": "W_h", "energy": 0.6,
+                                          "rank_pattern": {"backward_layer_1": 1}}])
 def test_compressed_archive_reloads_with_identical_predictions(dense_archive, tiny_elmo, tmp_path, compression):
     original = digest(dense_archive)
     output = tmp_path / "compressed.tar.gz"
@@ -177,7 +180,10 @@ def lm_perplexity(model) -> float:
 
 @pytest.mark.parametrize("compression", [{"method": "svd", "target": "W_h", "rank": 2},
                                          {"method": "semi_nmf", "target": "W_i", "rank": 3, "layers": [1]},
-                                         {"method": "prune", "target": "both", "rank": 2}])
+                                         {"method": "prune", "target": "both", "rank": 2},
+                                         {"method": "svd", "target": "both", "budget": 0.4, "allocation": "spectral"},
+                                         {"method": "block_svd", "target": "W_h", "energy": 0.5,
+                                          "rank_pattern": {"lstm_layers.1": 2}}])
 def test_language_model_archive_compresses_and_reloads(dense_lm_archive, tmp_path, compression):
     from allennlp_lstmfact.lm.compression import LanguageModelCompression
 
@@ -227,3 +233,37 @@ def test_language_model_asvd_calibrates_on_the_corpus_and_reloads(dense_lm_archi
     asvd_layer, svd_layer = (load_archive(str(tmp_path / f)).model.get_submodule(name) for f in ("asvd.tar.gz", "svd.tar.gz"))
     assert not torch.allclose(asvd_layer.reconstruct_weight(), svd_layer.reconstruct_weight())
     assert lm_perplexity(load_archive(str(tmp_path / "asvd.tar.gz")).model) > 1
+
+
+def parse_compress_flags(*flags):
+    import argparse
+
+    from allennlp_lstmfact.commands import Compress, compression_from_args
+
+    parser = argparse.ArgumentParser()
+    Compress().add_subparser(parser.add_subparsers())
+    return compression_from_args(parser.parse_args(["compress", "in.tar.gz", "-o", "out.tar.gz", *flags]))
+
+
+def test_compress_flags_choose_ranks_by_budget_energy_or_pattern():
+    assert parse_compress_flags("--method", "svd", "--target", "both", "--budget", "0.1", "--allocation",
+                                "spectral") == {"method": "svd", "target": "both", "budget": 0.1,
+                                                "allocation": "spectral", "seed": 0}
+    assert parse_compress_flags("--method", "prune", "--energy", "0.9", "--rank-pattern", "layer_1.state=20",
+                                "x=y=3") == {"method": "prune", "target": "W_h", "energy": 0.9, "seed": 0,
+                                             "rank_pattern": {"layer_1.state": 20, "x=y": 3}}
+    with pytest.raises(ConfigurationError, match=r"exactly one of --rank, --budget and --energy .* \{'rank': 2, "
+                                                 r"'budget': 0.1\}"):
+        parse_compress_flags("--method", "svd", "--rank", "2", "--budget", "0.1")
+    with pytest.raises(ConfigurationError, match="--rank-pattern entry 'layer_1' is not REGEX=RANK"):
+        parse_compress_flags("--method", "svd", "--rank", "2", "--rank-pattern", "layer_1")
+
+
+def test_language_model_compressed_by_energy_reloads_with_its_ranks(dense_lm_archive, tmp_path):
+    """A model whose ranks came from the spectra reloads from its archive with those ranks, not new ones."""
+    output = tmp_path / "energy.tar.gz"
+    result = compress_archive(str(dense_lm_archive), str(output), {"method": "svd", "target": "both", "energy": 0.7})
+    ranks = {m.name: m.rank for m in result.report.matrices}
+    reloaded = load_archive(str(output)).model
+    assert {name: reloaded.get_submodule(name).rank for name in ranks} == ranks
+    assert len(set(ranks.values())) > 1  # per-matrix ranks, not one for all

@@ -104,6 +104,16 @@ def test_state_linearity_bias_is_kept(tiny_elmo):
     ({"method": "svd", "rank": 2, "layers": []}, "non-empty list"),
     ({"method": "svd", "rank": 2, "directions": ["up"]}, "directions \\['up'\\] is invalid"),
     ({"method": "semi_nmf", "rank": 2, "method_options": {"init": "kmeans"}}, "unknown Semi-NMF init 'kmeans'"),
+    ({"method": "svd"}, "needs exactly one of rank, budget and energy, got none"),
+    ({"method": "svd", "rank": 2, "budget": 0.5}, r"exactly one of rank, budget and energy, got \['rank', 'budget'\]"),
+    ({"method": "svd", "budget": 1.0}, "budget must be in \\(0, 1\\), got 1.0"),
+    ({"method": "svd", "energy": 0}, "energy must be in \\(0, 1\\], got 0"),
+    ({"method": "svd", "budget": 0.5, "allocation": "optimal"}, "unknown rank allocation 'optimal'; allowed: uniform, spectral"),
+    ({"method": "svd", "energy": 0.5, "allocation": "spectral"}, "allocation 'spectral' allocates a budget"),
+    ({"method": "svd", "rank": 2, "rank_pattern": {"layer_0": 0}}, r"rank_pattern\['layer_0'\] must be a positive integer, got 0"),
+    ({"method": "svd", "rank": 2, "rank_pattern": {"layer_(": 3}}, "invalid regular expression 'layer_\\('"),
+    ({"method": "svd", "energy": 0.999}, "needs rank .* which stores more than the dense matrix"),
+    ({"method": "svd", "budget": 0.01, "target": "both"}, "less than rank 1|leaves no rank"),
 ])
 def test_bad_compression_raises_configuration_error(tiny_elmo, compression, message):
     with pytest.raises(ConfigurationError, match=message):

@@ -27,7 +27,8 @@ def tiny_study(tmp_path_factory):
         eval_batch_size=2, finetune_batches=4, lstm_methods=("svd", "monarch", "asvd"),
         lstm_grid=(("W_h", (2,), (2,)), ("W_i", (2,), ())), calibration_batches=2, staged_targets=("both",),
         staged_rank=2, trajectory_every=2, trajectory_lines=5,
-        vocab_ranks=(2, 3), vocab_finetune_ranks=(2,), vocab_bits_ranks=(2,), num_groups=3)
+        vocab_ranks=(2, 3), vocab_finetune_ranks=(2,), vocab_bits_ranks=(2,), num_groups=3,
+        selection_budgets=(0.4,), selection_energies=(0.6,))
     return settings, method_study.run_study(settings, progress=False)
 
 
@@ -49,6 +50,12 @@ def test_every_part_is_measured_and_cached(tiny_study):
     assert [row.bits for row in vocabulary] == [None, 8, 4]
     assert vocabulary[0].matrix_bytes > vocabulary[1].matrix_bytes > vocabulary[2].matrix_bytes
     assert all(row.ppl_finetuned is not None for row in vocabulary)
+    selection = {row.schedule: row for row in rows if row.part == "e"}
+    assert list(selection) == ["budget 0.4, uniform", "budget 0.4, spectral", "energy 0.6"]
+    for label in ("budget 0.4, uniform", "budget 0.4, spectral"):  # factors ≤ 40 % of the dense matrices
+        assert selection[label].compression_ratio >= 1 / 0.4 and selection[label].ppl_finetuned is not None
+    assert selection["energy 0.6"].ppl_finetuned is None
+    assert len(selection["budget 0.4, spectral"].ranks.split(";")) == 4
     again = method_study.run_study(settings, progress=False)  # all cached: nothing is measured again
     assert [(row.method, row.ppl) for row in again] == [(row.method, row.ppl) for row in rows]
 
@@ -64,6 +71,7 @@ def test_report_files(tiny_study, tmp_path):
     method_study.write_markdown(rows, str(out) + ".md", setup, "figures/study.png")
     text = (tmp_path / "docs" / "lm_methods.md").read_text()
     assert "## (a)" in text and "| W_i | monarch | 2 |" in text and "group_reduce" in text
+    assert "| both | budget 0.4, uniform | 0: " in text
     with open(str(out) + ".md", "a") as handle:
         handle.write("\nmy reading\n")
     method_study.write_markdown(rows, str(out) + ".md", setup, "figures/study.png")

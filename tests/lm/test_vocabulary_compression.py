@@ -140,8 +140,12 @@ def test_lstm_and_vocabulary_together(tiny_vocab):
 
 @pytest.mark.parametrize("compression,message", [
     ({}, "compresses nothing"),
-    ({"method": "svd"}, "compression.rank is required with method='svd'"),
+    ({"method": "svd"}, "method 'svd' needs exactly one of rank, budget and energy, got none"),
     ({"rank": 3}, "compression.method is required with rank=3"),
+    ({"energy": 0.9}, "compression.method is required with energy=0.9"),
+    ({"method": "svd", "rank": 2, "energy": 0.9}, r"exactly one of rank, budget and energy, got \['rank', 'energy'\]"),
+    ({"method": "svd", "energy": 0.9}, "chooses ranks from trained weights"),  # a model built from scratch
+    ({"method": "svd", "budget": 0.3, "allocation": "spectral"}, "chooses ranks from trained weights"),
     ({"vocabulary": {"method": "tucker", "average_rank": 2}}, "compression.vocabulary.method 'tucker' is unknown"),
     ({"vocabulary": {"method": "svd"}}, "exactly one of average_rank and budget"),
     ({"vocabulary": {"method": "svd", "average_rank": 2, "budget": 10}}, "exactly one of average_rank and budget"),
