@@ -25,9 +25,17 @@ from allennlp.models.archival import CONFIG_NAME, _WEIGHTS_NAME, Archive, archiv
 from allennlp.modules.elmo import Elmo
 from torch import nn
 
-from allennlp_lstmfact.core import ALLOCATIONS, CompressionReport, InputStatistics, count_parameters
+from allennlp_lstmfact.core import (
+    ALLOCATIONS,
+    DATA_AWARE_METHODS,
+    METHODS,
+    CompressionReport,
+    InputStatistics,
+    count_parameters,
+    fisher_row_importance,
+)
 from allennlp_lstmfact.elmo import ElmoCompression
-from allennlp_lstmfact.lm.compression import LanguageModelCompression, calibration_batches, lstm_input_scales
+from allennlp_lstmfact.lm.compression import LanguageModelCompression, calibration_batches, lstm_data_scales
 from allennlp_lstmfact.lm.lstm import LstmLayer
 
 STANDARD_MEMBERS = {CONFIG_NAME, _WEIGHTS_NAME, "vocabulary", "meta.json"}
@@ -49,13 +57,14 @@ class ArchiveCompression(NamedTuple):
                 f"{self.params_after:,} ({self.params_after / self.params_before:.1%})")
 
 
-def calibration_scales(archive: Archive, names: List[str], data_path: str, max_instances: int = 128,
+def calibration_scales(method: str, archive: Archive, names: List[str], data_path: str, max_instances: int = 128,
                        batch_size: int = 16) -> Dict[str, torch.Tensor]:
     """
-    Mean absolute inputs of the linear layers `names` of the archive's model over the first
-    batches of `data_path`, read as `allennlp evaluate` reads it (the archive's validation reader
-    and data loader, `batch_size` instead of the loader's own unless it has none), until
-    `max_instances` instances (or, for a language model's stream, batches) have been seen.
+    The statistics of the data-aware `method` for the linear layers `names` of the archive's model,
+    over the first batches of `data_path` read as `allennlp evaluate` reads it (the archive's
+    validation reader and data loader, `batch_size` instead of the loader's own unless it has none),
+    until `max_instances` instances have been seen: asvd's mean absolute inputs, or fisher_svd's
+    per-row Fisher information of the model's loss (the data must have labels).
     """
     config = archive.config.duplicate()
     loader_params = config.pop("validation_data_loader", None) or config.pop("data_loader")
@@ -65,15 +74,26 @@ def calibration_scales(archive: Archive, names: List[str], data_path: str, max_i
                                     data_path=data_path)
     model = archive.model.eval()
     loader.index_with(model.vocab)
-    seen = 0
-    with InputStatistics(model, names) as statistics, torch.no_grad():
-        for batch in loader:
-            model(**batch)
-            seen += _batch_size(batch)
-            if seen >= max_instances:
-                break
+    batches, seen = [], 0
+    for batch in loader:
+        batches.append(batch)
+        seen += _batch_size(batch)
+        if seen >= max_instances:
+            break
     if not seen:
         raise ConfigurationError(f"calibration data {data_path!r} gave no instances")
+    if method == "fisher_svd":
+        def loss(batch: Dict[str, Any]) -> torch.Tensor:
+            output = model(**batch)
+            if "loss" not in output:
+                raise ConfigurationError(f"fisher_svd needs a loss: {type(model).__name__} gave none on "
+                                         f"{data_path!r} (calibration data must have labels)")
+            return output["loss"]
+
+        return fisher_row_importance(model, names, batches, loss)
+    with InputStatistics(model, names) as statistics, torch.no_grad():
+        for batch in batches:
+            model(**batch)
     return statistics.scales()
 
 
@@ -85,27 +105,26 @@ def _batch_size(batch: Dict[str, Any]) -> int:
     return value.size(0)
 
 
-def language_model_scales(archive: Archive, names: List[str], data_path: str, max_instances: int = 128,
+def language_model_scales(method: str, archive: Archive, names: List[str], data_path: str, max_instances: int = 128,
                           batch_size: int = 10) -> Dict[str, torch.Tensor]:
     """
-    asvd's statistics of an LSTM language model's layers `names` over its first BPTT batches of
-    `data_path` (`max_instances` rows in all): W_h's inputs are the hidden states, which no hook on
-    the linear layer sees, so `lstm_input_scales` reads them from the layers' outputs.
+    The statistics of the data-aware `method` for an LSTM language model's layers `names` over its
+    first BPTT batches of `data_path` (`max_instances` rows in all), see `lstm_data_scales`.
     """
     num_batches = max(1, -(-max_instances // batch_size))
     batches = calibration_batches(archive.model, data_path, num_batches, batch_size)
-    return lstm_input_scales(archive.model.eval(), names, batches)
+    return lstm_data_scales(method, archive.model, names, batches)
 
 
 class ArchiveCompressor(NamedTuple):
     """
     How to compress one kind of archive: the compression block, the wrapper model type of the new
-    config, and how asvd's input statistics are collected (`calibration_scales`' signature).
+    config, and how the data-aware methods' statistics are collected (`calibration_scales`' signature).
     """
 
     compression: Any  # ElmoCompression or LanguageModelCompression
     wrapper: str
-    input_scales: Callable[..., Dict[str, torch.Tensor]]
+    data_scales: Callable[..., Dict[str, torch.Tensor]]
 
 
 def archive_compressor(model: nn.Module, compression: Dict[str, Any]) -> ArchiveCompressor:
@@ -140,8 +159,9 @@ def compress_archive(archive_file: str, output_file: str, compression: Dict[str,
     overwrite : `bool`, optional (default = `False`)
         Replace `output_file` if it exists.
     calibration_data : `str`, optional (default = `None`)
-        Data the archive's reader can read; required by the data-aware `"asvd"` method, whose
-        column scales are the mean absolute inputs of each compressed layer on its first
+        Data the archive's reader can read; required by the data-aware methods: `"asvd"` (column
+        scales = the mean absolute inputs of each compressed layer) and `"fisher_svd"` (row scales =
+        the Fisher information of the model's loss; labelled data), on its first
         `calibration_instances` instances.
     """
     if os.path.abspath(output_file) == os.path.abspath(archive_file):
@@ -155,14 +175,14 @@ def compress_archive(archive_file: str, output_file: str, compression: Dict[str,
         raise ConfigurationError(f"archive {archive_file!r} is already compressed; compress the uncompressed one")
     compressor = archive_compressor(archive.model, compression)
     params_before = count_parameters(archive.model)
-    input_scales = None
-    if compressor.compression.method == "asvd":
+    data_scales, method = None, compressor.compression.method
+    if method in DATA_AWARE_METHODS:
         if calibration_data is None:
-            raise ConfigurationError("method 'asvd' needs --calibration-data (data the archive's reader can read)")
+            raise ConfigurationError(f"method {method!r} needs --calibration-data (data the archive's reader can read)")
         names = compressor.compression.target_names(archive.model)
-        input_scales = compressor.input_scales(archive, names, calibration_data, calibration_instances)
+        data_scales = compressor.data_scales(method, archive, names, calibration_data, calibration_instances)
         compression = {**compression, "calibrated": True}
-    report = compressor.compression.apply(archive.model, input_scales=input_scales)
+    report = compressor.compression.apply(archive.model, data_scales=data_scales)
 
     config = archive.config.as_dict(quiet=True)
     config["model"] = {"type": compressor.wrapper, "model": config["model"], "compression": compression}
@@ -197,7 +217,7 @@ class Compress(Subcommand):
         subparser.add_argument("archive_file", help="the trained model.tar.gz (left untouched)")
         subparser.add_argument("-o", "--output-file", required=True, help="the compressed archive to write")
         subparser.add_argument("--spec", help="a JSON file holding the compression block (instead of the flags)")
-        subparser.add_argument("--method", help="svd | semi_nmf | prune | block_svd | monarch | svd_sparse | asvd")
+        subparser.add_argument("--method", help=" | ".join(METHODS))
         subparser.add_argument("--target", default="W_h", help="W_i | W_h | both (default W_h)")
         subparser.add_argument("--rank", type=int, help="the rank r of every matrix")
         subparser.add_argument("--budget", type=float,
@@ -211,7 +231,7 @@ class Compress(Subcommand):
         subparser.add_argument("--layers", type=int, nargs="+", help="ELMo layers (default all)")
         subparser.add_argument("--directions", nargs="+", help="ELMo: forward and/or backward (default both)")
         subparser.add_argument("--seed", type=int, default=0)
-        subparser.add_argument("--calibration-data", help="data for asvd's activation statistics (archive's reader)")
+        subparser.add_argument("--calibration-data", help="data for asvd / fisher_svd statistics (archive's reader; labelled for fisher_svd)")
         subparser.add_argument("--calibration-instances", type=int, default=128)
         subparser.add_argument("--overwrite", action="store_true", help="replace an existing output file")
         subparser.set_defaults(func=compress_from_args)

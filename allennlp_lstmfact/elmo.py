@@ -20,7 +20,7 @@ from torch import nn
 from allennlp_lstmfact.bilm_files import check_elmo_files
 from allennlp_lstmfact.core import CompressionReport, CompressionSpec, compress_modules, count_parameters
 from allennlp_lstmfact.core.rank_selection import ranks_depend_on_weights
-from allennlp_lstmfact.core.surgery import METHODS, find_targets
+from allennlp_lstmfact.core.surgery import DATA_AWARE_METHODS, METHODS, find_targets
 from allennlp_lstmfact.fast_lstm_cell import use_fast_lstm_cells
 
 logger = logging.getLogger(__name__)
@@ -58,8 +58,10 @@ class ElmoCompression(RankChoice, FromParams):
 
     method : `str`
         `"svd"`, `"semi_nmf"`, `"prune"` (magnitude pruning), `"block_svd"` (per-gate blocks),
-        `"monarch"` or `"svd_sparse"` (low rank + sparse residual), all at the parameter budget of
-        a rank-r factorization.
+        `"monarch"`, `"svd_sparse"` (low rank + sparse residual), or the data-aware `"asvd"`
+        (activation-weighted columns) and `"fisher_svd"` (Fisher-weighted rows), which need
+        calibration data through `allennlp compress`; all at the parameter budget of a rank-r
+        factorization.
     rank : `int`, optional (default = `None`)
         Rank r (for pruning: keep r(m + n) of the mn weights). Declared `Union[int, float]` only so
         that a non-integer reaches this class's check and gets a `ConfigurationError`. Exactly one
@@ -79,7 +81,7 @@ class ElmoCompression(RankChoice, FromParams):
         Build the compressed structure but keep computing densely until the `staged_compression`
         trainer callback compresses the matrices stage by stage (seed 002).
     calibrated : `bool`, optional (default = `False`)
-        Set by `allennlp compress` for the data-aware `"asvd"`: the factors were computed from
+        Set by `allennlp compress` for the data-aware `"asvd"` and `"fisher_svd"`: the factors were computed from
         calibration data and come from the archive's weights; construction only builds their shape.
     budget : `float`, optional (default = `None`)
         Instead of `rank`: the factors of all the selected matrices together hold at most this
@@ -102,9 +104,9 @@ class ElmoCompression(RankChoice, FromParams):
                  rank_pattern: Optional[Dict[str, Union[int, float]]] = None) -> None:
         if method not in METHODS:
             raise ConfigurationError(f"compression.method {method!r} is unknown; allowed: {', '.join(METHODS)}")
-        if method == "asvd" and not calibrated:
-            raise ConfigurationError("compression.method 'asvd' needs calibration data: compress a trained archive "
-                                     "with `allennlp compress --method asvd --calibration-data FILE`")
+        if method in DATA_AWARE_METHODS and not calibrated:
+            raise ConfigurationError(f"compression.method {method!r} needs calibration data: compress a trained "
+                                     f"archive with `allennlp compress --method {method} --calibration-data FILE`")
         if target not in TARGET_MODULES:
             raise ConfigurationError(f"compression.target {target!r} is unknown; allowed: {', '.join(TARGET_MODULES)}")
         sizes = [key for key, value in (("rank", rank), ("budget", budget), ("energy", energy)) if value is not None]
@@ -137,7 +139,7 @@ class ElmoCompression(RankChoice, FromParams):
     def spec(self, num_layers: int, calibrating: bool = False) -> CompressionSpec:
         """
         The core `CompressionSpec` for an ELMo biLM with `num_layers` LSTM layers. A calibrated
-        asvd block builds plain SVD factors of the same shape unless `calibrating`.
+        data-aware block (asvd, fisher_svd) builds plain SVD factors of the same shape unless `calibrating`.
         """
         layers = list(range(num_layers)) if self.layers is None else self.layers
         bad = [k for k in layers if not 0 <= k < num_layers]
@@ -145,7 +147,7 @@ class ElmoCompression(RankChoice, FromParams):
             raise ConfigurationError(f"compression.layers {bad} out of range; this ELMo has layers 0..{num_layers - 1}")
         regex = r"(.*\.)?({})_layer_({})\.({})".format(
             "|".join(self.directions), "|".join(map(str, layers)), "|".join(TARGET_MODULES[self.target]))
-        method = "svd" if self.method == "asvd" and not calibrating else self.method
+        method = "svd" if self.method in DATA_AWARE_METHODS and not calibrating else self.method
         return CompressionSpec(method=method, rank=self.rank, target_regex=regex, rank_pattern=self.rank_pattern,
                                allow_parameter_increase=self.allow_parameter_increase, random_state=self.seed,
                                method_options=self.method_options, budget=self.budget,
@@ -163,18 +165,18 @@ class ElmoCompression(RankChoice, FromParams):
         return [f"{prefix}.{name}" if prefix else name for prefix, elmo in self.elmos(module).items()
                 for name in find_targets(elmo, self.spec(elmo._elmo_lstm._elmo_lstm.num_layers))]
 
-    def apply(self, module: nn.Module, input_scales: Optional[Dict[str, torch.Tensor]] = None) -> CompressionReport:
+    def apply(self, module: nn.Module, data_scales: Optional[Dict[str, torch.Tensor]] = None) -> CompressionReport:
         """
         Compress every ELMo found in `module`, in place; `ConfigurationError` if there is none.
-        `input_scales` (names as in `module`) are the calibration statistics of asvd.
+        `data_scales` (names as in `module`) are the calibration statistics of asvd / fisher_svd.
         """
         report = CompressionReport()
         for prefix, elmo in self.elmos(module).items():
             num_layers = elmo._elmo_lstm._elmo_lstm.num_layers
-            scales = {name[len(prefix) + 1:] if prefix else name: value for name, value in (input_scales or {}).items()}
+            scales = {name[len(prefix) + 1:] if prefix else name: value for name, value in (data_scales or {}).items()}
             try:
-                part = compress_modules(elmo, self.spec(num_layers, calibrating=input_scales is not None),
-                                        deferred=self.staged, input_scales=scales)
+                part = compress_modules(elmo, self.spec(num_layers, calibrating=data_scales is not None),
+                                        deferred=self.staged, data_scales=scales)
             except ValueError as error:
                 raise ConfigurationError(f"ELMo compression failed: {error}") from None
             report.matrices.extend(part.matrices)

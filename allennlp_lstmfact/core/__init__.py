@@ -32,11 +32,13 @@ from allennlp_lstmfact.core.surgery import (
     compress_deferred,
     compress_modules,
 )
-from allennlp_lstmfact.core.surgery import METHODS
+from allennlp_lstmfact.core.surgery import DATA_AWARE_METHODS, METHODS
 from allennlp_lstmfact.core.groupreduce import GroupReduceEmbedding, GroupReduceResult, group_reduce, quantize_rows
 from allennlp_lstmfact.core.structured import (
     InputStatistics,
     activation_aware_svd,
+    fisher_row_importance,
+    fisher_weighted_svd,
     block_low_rank,
     low_rank_plus_sparse,
     monarch_blocks_for_budget,

@@ -1,11 +1,12 @@
 """
 Structured approximations of one weight matrix beyond a single low-rank factorization:
 block-wise low rank and Monarch (seed 002), low rank plus a sparse residual (seed 001's future
-work), and activation-aware SVD (ASVD-style column scaling). Each has a parameter budget that
+work), and data-aware SVD: activation-aware (ASVD-style column scaling) and Fisher-weighted (row
+scaling). Each has a parameter budget that
 can be matched to a rank-r factorization's r(m + n).
 """
 import math
-from typing import Dict, List, Tuple
+from typing import Callable, Dict, Iterable, List, Sequence, Tuple
 
 import torch
 
@@ -179,6 +180,61 @@ def activation_aware_svd(weight: torch.Tensor, rank: int, input_scale: torch.Ten
     scale = input_scale.to(weight.dtype) ** alpha
     factor_u, factor_v = truncated_svd(weight * scale, rank, allow_parameter_increase=allow_parameter_increase)
     return factor_u, factor_v / scale
+
+
+def fisher_weighted_svd(weight: torch.Tensor, rank: int, row_importance: torch.Tensor,
+                        allow_parameter_increase: bool = False) -> Tuple[torch.Tensor, torch.Tensor]:
+    """
+    Fisher-weighted SVD (Hsu et al. 2022) for one matrix: SVD of diag(√I)·W, with I_i the Fisher
+    information of row i (the squared loss gradients of the row's weights, summed, on calibration
+    data), then U ← diag(1/√I)·U. Same r(m + n) parameters as plain SVD; the error is smallest in
+    the rows the loss is most sensitive to.
+
+    # Parameters
+
+    row_importance : `torch.Tensor`
+        Shape (m,), non-negative (see `fisher_row_importance`); rows below 1e-6 of the largest are
+        floored there.
+    """
+    check_weight(weight)
+    if row_importance.shape != (weight.shape[0],) or not bool((row_importance >= 0).all()) or \
+            not bool(torch.isfinite(row_importance).all()) or not bool((row_importance > 0).any()):
+        raise ValueError(f"row_importance must be finite, non-negative, not all zero, with shape ({weight.shape[0]},), "
+                         f"got shape {tuple(row_importance.shape)}")
+    importance = row_importance.to(weight.device, torch.float64)
+    scale = importance.clamp_min(1e-6 * importance.max()).sqrt().to(weight.dtype)
+    factor_u, factor_v = truncated_svd(weight * scale[:, None], rank, allow_parameter_increase=allow_parameter_increase)
+    return factor_u / scale[:, None], factor_v
+
+
+def fisher_row_importance(root: torch.nn.Module, names: Sequence[str], batches: Iterable,
+                          loss: Callable[[object], torch.Tensor]) -> Dict[str, torch.Tensor]:
+    """
+    Per-row Fisher information of the weights of the `nn.Linear` modules `names` of `root`: the mean
+    over `batches` of Σ_j (∂ loss(batch) / ∂W_ij)² (an empirical Fisher per batch). The weights get
+    gradients for the duration even if they are frozen; no `.grad` of `root` is touched.
+    """
+    weights = [root.get_submodule(name).weight for name in names]
+    frozen = [not weight.requires_grad for weight in weights]
+    sums = [torch.zeros(weight.shape[0], dtype=torch.float64) for weight in weights]
+    count = 0
+    try:
+        for weight in weights:
+            weight.requires_grad_(True)
+        with torch.enable_grad():
+            for batch in batches:
+                gradients = torch.autograd.grad(loss(batch), weights, allow_unused=True)
+                for name, total, gradient in zip(names, sums, gradients):
+                    if gradient is None:
+                        raise ValueError(f"the calibration loss does not depend on {name!r}")
+                    total += gradient.detach().double().pow(2).sum(1).cpu()
+                count += 1
+    finally:
+        for weight, was_frozen in zip(weights, frozen):
+            weight.requires_grad_(not was_frozen)
+    if not count:
+        raise ValueError("no calibration batches for the Fisher information")
+    return {name: total / count for name, total in zip(names, sums)}
 
 
 class InputStatistics:

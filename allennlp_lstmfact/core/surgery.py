@@ -26,7 +26,7 @@ from allennlp_lstmfact.core.rank_selection import (
     energy_ranks,
     ranks_depend_on_weights,
 )
-from allennlp_lstmfact.core.structured import activation_aware_svd
+from allennlp_lstmfact.core.structured import activation_aware_svd, fisher_weighted_svd
 
 # method -> (layer class, its deferred variant for staged compression or None)
 LAYERS = {
@@ -37,8 +37,11 @@ LAYERS = {
     "monarch": (MonarchLinear, None),
     "svd_sparse": (LowRankPlusSparseLinear, None),
     "asvd": (LowRankLinear, None),
+    "fisher_svd": (LowRankLinear, None),
 }
 METHODS = tuple(LAYERS)
+# method -> what its calibration statistics weight (see compress_linear's `data_scale`)
+DATA_AWARE_METHODS = {"asvd": "input columns", "fisher_svd": "output rows"}
 
 
 @dataclass(frozen=True)
@@ -190,11 +193,13 @@ class CompressionReport:
 
 def compress_linear(linear: nn.Linear, rank: int, method: str, *, deferred: bool = False,
                     allow_parameter_increase: bool = False, random_state: int = 0,
-                    input_scale: Optional[torch.Tensor] = None, **method_options) -> nn.Module:
+                    data_scale: Optional[torch.Tensor] = None, **method_options) -> nn.Module:
     """
     A compressed copy of one `nn.Linear` by `method` (see `METHODS`) at the parameter budget of
     rank `rank`. With `deferred=True` (svd, semi_nmf, prune) the layer computes densely until
-    `compress_()`. `"asvd"` needs the layer's `input_scale` (see `structured.InputStatistics`).
+    `compress_()`. The data-aware methods need the layer's `data_scale` from calibration data:
+    `"asvd"` the mean |input| per column (`structured.InputStatistics`), `"fisher_svd"` the
+    Fisher information per row (`structured.fisher_row_importance`).
     """
     if method not in LAYERS:
         raise ValueError(f"unknown compression method {method!r}; allowed: {', '.join(METHODS)}")
@@ -202,11 +207,13 @@ def compress_linear(linear: nn.Linear, rank: int, method: str, *, deferred: bool
     if deferred and deferred_class is None:
         raise ValueError(f"staged (deferred) compression supports {[m for m, (_, d) in LAYERS.items() if d]}, "
                          f"not {method!r}")
-    if method == "asvd":
-        if input_scale is None:
-            raise ValueError("method 'asvd' needs input statistics from calibration data")
-        factor_u, factor_v = activation_aware_svd(linear.weight.data, rank, input_scale,
-                                                  allow_parameter_increase=allow_parameter_increase, **method_options)
+    if method in DATA_AWARE_METHODS:
+        if data_scale is None:
+            raise ValueError(f"method {method!r} needs statistics of its {DATA_AWARE_METHODS[method]} from "
+                             "calibration data")
+        weighted_svd = activation_aware_svd if method == "asvd" else fisher_weighted_svd
+        factor_u, factor_v = weighted_svd(linear.weight.data, rank, data_scale,
+                                          allow_parameter_increase=allow_parameter_increase, **method_options)
         return LowRankLinear.from_factors(linear, factor_u, factor_v)
     options = {"allow_parameter_increase": allow_parameter_increase, **method_options}
     if method in ("svd", "semi_nmf"):
@@ -256,15 +263,15 @@ def find_targets(root: nn.Module, spec: CompressionSpec) -> List[str]:
 
 
 def compress_modules(root: nn.Module, spec: CompressionSpec, progress: bool = False, deferred: bool = False,
-                     input_scales: Optional[Dict[str, torch.Tensor]] = None) -> CompressionReport:
+                     data_scales: Optional[Dict[str, torch.Tensor]] = None) -> CompressionReport:
     """
     Replace every `nn.Linear` of `root` selected by `spec`, in place, and report what changed.
 
     All targets are factorized before any is replaced, so an error (bad rank, NaN weights) leaves
     `root` untouched. Raises `ValueError` when nothing matched. With `deferred=True` the layers get
     their compressed structure but compute densely until `compress_deferred` (staged compression);
-    the report then gives the budget, with NaN errors. `input_scales` (module name → per-input
-    activation magnitude) feed the data-aware `"asvd"` method.
+    the report then gives the budget, with NaN errors. `data_scales` (module name → calibration
+    statistics, see `compress_linear`) feed the data-aware methods `DATA_AWARE_METHODS`.
     """
     names = find_targets(root, spec)
     if not names:
@@ -289,7 +296,7 @@ def compress_modules(root: nn.Module, spec: CompressionSpec, progress: bool = Fa
             layer = compress_linear(linear, rank, spec.method, deferred=deferred,
                                     allow_parameter_increase=spec.allow_parameter_increase,
                                     random_state=spec.random_state,
-                                    input_scale=(input_scales or {}).get(name), **spec.method_options)
+                                    data_scale=(data_scales or {}).get(name), **spec.method_options)
         except (ValueError, TypeError) as error:
             raise ValueError(f"cannot compress {name!r}: {error}") from None
         replacements[name] = layer

@@ -18,7 +18,14 @@ from allennlp.data import Vocabulary
 from allennlp.models import Model
 from torch import nn
 
-from allennlp_lstmfact.core import CompressionReport, CompressionSpec, compress_modules, count_parameters
+from allennlp_lstmfact.core import (
+    DATA_AWARE_METHODS,
+    CompressionReport,
+    CompressionSpec,
+    compress_modules,
+    count_parameters,
+    fisher_row_importance,
+)
 from allennlp_lstmfact.elmo import TARGET_MODULES, ElmoCompression, RankChoice
 from allennlp_lstmfact.lm.lstm import LstmLayer
 from allennlp_lstmfact.lm.vocabulary_compression import VocabularyCompression
@@ -38,8 +45,9 @@ class LanguageModelCompression(RankChoice, FromParams):
 
     method : `str`, optional (default = `None`)
         For the LSTM matrices: `"svd"`, `"semi_nmf"`, `"prune"` (magnitude pruning), `"block_svd"`,
-        `"monarch"`, `"svd_sparse"` or `"asvd"` (data-aware SVD; needs calibration data), all at the
-        parameter budget of a rank-r factorization. `None` (with `rank` `None`) leaves the LSTM dense.
+        `"monarch"`, `"svd_sparse"`, `"asvd"` or `"fisher_svd"` (data-aware SVD: activation-weighted
+        columns, Fisher-weighted rows; need calibration data), all at the parameter budget of a rank-r
+        factorization. `None` leaves the LSTM dense.
     rank : `int`, optional (default = `None`)
         With `method`, exactly one of `rank`, `budget` and `energy` is required (see `ElmoCompression`).
     target : `str`, optional (default = `"W_h"`)
@@ -53,7 +61,7 @@ class LanguageModelCompression(RankChoice, FromParams):
         Build the LSTM matrices' compressed structure but keep computing densely until the
         `staged_compression` trainer callback compresses them stage by stage (svd, semi_nmf, prune).
     calibrated : `bool`, optional (default = `False`)
-        For `"asvd"`: the factors come from an archive's weights (e.g. written by `allennlp compress`);
+        For `"asvd"` and `"fisher_svd"`: the factors come from an archive's weights (e.g. written by `allennlp compress`);
         construction only builds their shape.
     vocabulary : `VocabularyCompression`, optional (default = `None`)
         Compress the embedding and softmax matrices (see `VocabularyCompression`).
@@ -107,8 +115,8 @@ class LanguageModelCompression(RankChoice, FromParams):
 
     def spec(self, layer_names: List[str], calibrating: bool = False, structure_only: bool = False) -> CompressionSpec:
         """
-        The core `CompressionSpec` for LSTM layers with these module names. An asvd block builds plain
-        SVD factors of the same shape unless `calibrating`. With `structure_only`, ranks that would come
+        The core `CompressionSpec` for LSTM layers with these module names. A data-aware block (asvd,
+        fisher_svd) builds plain SVD factors of the same shape unless `calibrating`. With `structure_only`, ranks that would come
         from the spectra are stand-ins (a uniform budget): the archive's factors resize the layers on load.
         """
         if self.method is None:
@@ -119,7 +127,7 @@ class LanguageModelCompression(RankChoice, FromParams):
             raise ConfigurationError(f"compression.layers {bad} out of range; this model has LSTM layers "
                                      f"0..{len(layer_names) - 1}")
         targets = [f"{layer_names[k]}.{attribute}" for k in chosen for attribute in TARGET_MODULES[self.target]]
-        method = "svd" if self.method == "asvd" and not calibrating else self.method
+        method = "svd" if self.method in DATA_AWARE_METHODS and not calibrating else self.method
         sizes = dict(rank=self.rank, budget=self.budget, allocation=self.allocation, energy=self.energy)
         if structure_only and self.ranks_depend_on_weights:
             sizes = dict(budget=self.budget or STAND_IN_BUDGET)
@@ -134,29 +142,30 @@ class LanguageModelCompression(RankChoice, FromParams):
         layer_names = self.lstm_layer_names(module)
         return [name for name in self.spec(layer_names).targets]
 
-    def apply(self, module: nn.Module, input_scales: Optional[Dict[str, torch.Tensor]] = None,
+    def apply(self, module: nn.Module, data_scales: Optional[Dict[str, torch.Tensor]] = None,
               structure_only: bool = False) -> CompressionReport:
         """
         Compress `module`'s selected LSTM matrices and/or vocabulary matrices in place.
 
-        `input_scales` (names as in `target_names`, see `lstm_input_scales`) are asvd's calibration
-        statistics. `structure_only`: the weights will be loaded from an archive next, so only the
-        compressed shapes matter (asvd needs no statistics, GroupReduce no frequencies).
+        `data_scales` (names as in `target_names`, see `lstm_data_scales`) are the calibration
+        statistics of asvd / fisher_svd. `structure_only`: the weights will be loaded from an archive
+        next, so only the compressed shapes matter (no statistics, no GroupReduce frequencies).
         """
         report = CompressionReport()
         if self.method is not None:
             layer_names = self.lstm_layer_names(module)
             if not layer_names:
                 raise ConfigurationError(f"no LstmLayer found in {type(module).__name__} to compress")
-            calibrating = self.method == "asvd" and input_scales is not None
-            if self.method == "asvd" and not (calibrating or self.calibrated or structure_only):
-                raise ConfigurationError("compression.method 'asvd' needs calibration data: use "
+            data_aware = self.method in DATA_AWARE_METHODS
+            calibrating = data_aware and data_scales is not None
+            if data_aware and not (calibrating or self.calibrated or structure_only):
+                raise ConfigurationError(f"compression.method {self.method!r} needs calibration data: use "
                                          "compressed_from_pretrained with calibration_data_path, or "
                                          "`allennlp compress --calibration-data`")
             try:
                 report = compress_modules(module, self.spec(layer_names, calibrating, structure_only),
                                           deferred=self.staged,
-                                          input_scales=input_scales if calibrating else None)
+                                          data_scales=data_scales if calibrating else None)
             except ValueError as error:
                 raise ConfigurationError(f"LSTM compression failed: {error}") from None
         if self.vocabulary is not None:
@@ -224,6 +233,23 @@ def lstm_input_scales(model: nn.Module, names: List[str], batches: Iterable[Dict
     return {name: (sums[name] / counts[name]).clamp_min(1e-6).float() for name in names}
 
 
+def lstm_data_scales(method: str, model: Model, names: List[str],
+                     batches: List[Dict[str, Any]]) -> Dict[str, torch.Tensor]:
+    """
+    The calibration statistics of a data-aware `method` for the LSTM linear layers `names`: asvd's
+    mean |input| per column (`lstm_input_scales`) or fisher_svd's Fisher information per row (the
+    model's loss on each batch, in evaluation mode, the hidden state carried as in evaluation).
+    """
+    if method == "asvd":
+        return lstm_input_scales(model, names, batches)
+    was_training = model.training
+    model.eval()
+    try:
+        return fisher_row_importance(model, names, batches, lambda batch: model(**batch)["loss"])
+    finally:
+        model.train(was_training)
+
+
 def calibration_batches(model: Model, data_path: str, num_batches: int, batch_size: int = 10,
                         sequence_length: int = 35) -> List[Dict[str, Any]]:
     """The first `num_batches` BPTT batches of the corpus `data_path`, indexed with `model`'s vocabulary."""
@@ -241,16 +267,18 @@ def calibration_batches(model: Model, data_path: str, num_batches: int, batch_si
 def compress_model(model: Model, compression: LanguageModelCompression, calibration_data_path: Optional[str] = None,
                    num_calibration_batches: int = 16) -> CompressionReport:
     """
-    Compress a model that holds trained weights, in place: asvd first collects its statistics on the
-    first `num_calibration_batches` batches (10 rows × 35 steps) of `calibration_data_path`.
+    Compress a model that holds trained weights, in place: asvd and fisher_svd first collect their
+    statistics on the first `num_calibration_batches` batches (10 rows × 35 steps) of
+    `calibration_data_path`.
     """
-    if compression.method != "asvd" or compression.calibrated:
+    if compression.method not in DATA_AWARE_METHODS or compression.calibrated:
         return compression.apply(model)
     if calibration_data_path is None:
-        raise ConfigurationError("compression.method 'asvd' needs calibration data: set calibration_data_path")
-    names = compression.target_names(model)
-    scales = lstm_input_scales(model, names, calibration_batches(model, calibration_data_path, num_calibration_batches))
-    return compression.apply(model, input_scales=scales)
+        raise ConfigurationError(f"compression.method {compression.method!r} needs calibration data: set "
+                                 "calibration_data_path")
+    batches = calibration_batches(model, calibration_data_path, num_calibration_batches)
+    scales = lstm_data_scales(compression.method, model, compression.target_names(model), batches)
+    return compression.apply(model, data_scales=scales)
 
 
 class CompressedFromPretrained(Model):
@@ -272,12 +300,12 @@ class CompressedFromPretrained(Model):
     compression : `LanguageModelCompression`
     pretrained_file : `str`, optional (default = `None`)
         A `model.tar.gz` whose model has exactly `model`'s structure. Without it only the compressed
-        structure is built (asvd computes no statistics, GroupReduce reads no frequencies): the
-        weights are expected from an archive.
+        structure is built (no calibration statistics, no GroupReduce frequencies): the weights are
+        expected from an archive.
     calibration_data_path : `str`, optional (default = `None`)
-        A corpus file (one sentence per line) for the data-aware `"asvd"`: its input statistics are
-        collected on the pretrained model over the first `num_calibration_batches` batches (10 rows of
-        35 steps). Required for asvd when `pretrained_file` is given.
+        A corpus file (one sentence per line) for the data-aware `"asvd"` and `"fisher_svd"`: their
+        statistics are collected on the pretrained model over the first `num_calibration_batches`
+        batches (10 rows of 35 steps). Required for them when `pretrained_file` is given.
     num_calibration_batches : `int`, optional (default = `16`)
     """
 

@@ -26,7 +26,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from allennlp.models import Model
 
-from allennlp_lstmfact.core import METHODS, count_parameters, efficiency
+from allennlp_lstmfact.core import DATA_AWARE_METHODS, METHODS, count_parameters, efficiency
 from allennlp_lstmfact.lm import study
 from allennlp_lstmfact.lm.perplexity_trajectory import read_trajectory
 from allennlp_lstmfact.lm.vocabulary_compression import vocabulary_bytes
@@ -192,7 +192,7 @@ def _lstm_method_cell(settings: StudySettings, method: str, target: str, rank: i
                        eval_batch_size=settings.eval_batch_size)
         if finetuned:
             extra = {"model.calibration_data_path": settings.path("train"),
-                     "model.num_calibration_batches": settings.calibration_batches} if method == "asvd" else {}
+                     "model.num_calibration_batches": settings.calibration_batches} if method in DATA_AWARE_METHODS else {}
             tuned, row.finetune_seconds, _ = _fine_tune(context, compression, f"a_{method}_{target}_r{rank}",
                                                         extra)
             assert count_parameters(tuned) == params, (count_parameters(tuned), params)
@@ -535,7 +535,8 @@ def setup_lines(settings: StudySettings, rows: List[StudyRow], threads: int, mod
         "the largest block rank that fits; monarch: the block counts (k, q) with the most parameters that fit, "
         "`monarch_blocks_for_budget`; svd_sparse: half the rank as SVD, the rest as the largest residual entries; "
         f"asvd: SVD of W·diag(s^0.5), s = mean |input| over the first {settings.calibration_batches} batches "
-        "(10 × 35) of PTB train; for W_h the inputs are h_(t-1))",
+        "(10 × 35) of PTB train; for W_h the inputs are h_(t-1); fisher_svd: SVD of diag(√I)·W, I = per-row "
+        "sum of squared loss gradients, averaged over the same batches)",
         f"(c) SVD of {' / '.join(settings.staged_targets)} (both = W_i and W_h) of every layer at "
         f"r={settings.staged_rank}: one-shot = all compressed before fine-tuning; staged = `staged: true` + the "
         "`staged_compression` callback, layer k compressed at batch k·⌊batches / layers⌋ (here 0 and "

@@ -10,6 +10,8 @@ from allennlp_lstmfact.core import (
     MonarchLinear,
     activation_aware_svd,
     block_low_rank,
+    fisher_row_importance,
+    fisher_weighted_svd,
     compress_modules,
     count_parameters,
     low_rank_plus_sparse,
@@ -127,6 +129,52 @@ def test_activation_aware_svd_is_optimal_in_the_activation_weighted_norm():
         activation_aware_svd(weight, 4, torch.ones(19))
 
 
+def test_fisher_weighted_svd_is_optimal_in_the_row_weighted_norm():
+    weight = gaussian(48, 20, 8)
+    importance = torch.linspace(0.01, 4.0, 48, dtype=torch.float64)
+    factor_u, factor_v = fisher_weighted_svd(weight, 4, importance)
+    rows = importance.sqrt()[:, None]
+    weighted_error = float(((weight - factor_u @ factor_v) * rows).norm())
+    assert weighted_error == pytest.approx(svd_optimal_error(weight * rows, 4), rel=1e-9)
+    plain_u, plain_v = truncated_svd(weight, 4)
+    assert weighted_error < float(((weight - plain_u @ plain_v) * rows).norm())
+    uniform_u, uniform_v = fisher_weighted_svd(weight, 4, torch.full((48,), 3.0, dtype=torch.float64))
+    torch.testing.assert_close(uniform_u @ uniform_v, plain_u @ plain_v, atol=1e-10, rtol=0)
+    full_u, full_v = fisher_weighted_svd(weight, 20, importance, allow_parameter_increase=True)
+    torch.testing.assert_close(full_u @ full_v, weight, atol=1e-10, rtol=0)  # exact at full rank
+    for bad in (torch.ones(47), -torch.ones(48), torch.zeros(48), torch.full((48,), float("nan"))):
+        with pytest.raises(ValueError, match="row_importance must be finite, non-negative, not all zero"):
+            fisher_weighted_svd(weight, 4, bad)
+
+
+def test_fisher_row_importance_is_the_mean_squared_gradient_per_row():
+    model = nn.Sequential(nn.Linear(6, 5), nn.Linear(5, 3))
+    model[0].weight.requires_grad_(False)  # frozen, as ELMo's weights are
+    batches = [(torch.randn(4, 6), torch.randn(4, 3)) for _ in range(3)]
+
+    def loss(batch):
+        inputs, targets = batch
+        return ((model(inputs) - targets) ** 2).sum() / 2
+
+    importance = fisher_row_importance(model, ["1"], batches, loss)
+    expected = torch.zeros(3, dtype=torch.float64)
+    for inputs, targets in batches:  # ∂L/∂W₁ = (y - t)ᵀ h
+        hidden = model[0](inputs)
+        gradient = (model(inputs) - targets).T @ hidden
+        expected += gradient.detach().double().pow(2).sum(1) / len(batches)
+    torch.testing.assert_close(importance["1"], expected, atol=1e-9, rtol=1e-6)
+    both = fisher_row_importance(model, ["0", "1"], batches, loss)
+    assert both["0"].shape == (5,) and not model[0].weight.requires_grad and model[0].weight.grad is None
+    assert model[1].weight.grad is None  # no .grad touched
+    with pytest.raises(ValueError, match="does not depend on '0'"):
+        fisher_row_importance(model, ["0"], batches, lambda batch: model[1].weight.sum())
+    report = compress_modules(model, CompressionSpec(method="fisher_svd", rank=2, targets=("0",)),
+                              data_scales=both)
+    assert report.params_after == 2 * 11
+    with pytest.raises(ValueError, match="'fisher_svd' needs statistics of its output rows"):
+        compress_modules(model, CompressionSpec(method="fisher_svd", rank=1, targets=("1",)))
+
+
 def test_input_statistics_and_asvd_through_surgery():
     model = nn.Sequential(nn.Linear(20, 48), nn.Tanh(), nn.Linear(48, 8))
     batches = [torch.randn(16, 20) * torch.linspace(0.1, 2, 20) for _ in range(3)]
@@ -136,9 +184,9 @@ def test_input_statistics_and_asvd_through_surgery():
     scales = statistics.scales()
     torch.testing.assert_close(scales["0"], torch.cat(batches).abs().mean(0), atol=1e-6, rtol=1e-6)
     assert len(model[0]._forward_hooks) == 0  # hooks removed
-    report = compress_modules(model, CompressionSpec(method="asvd", rank=3, targets=("0",)), input_scales=scales)
+    report = compress_modules(model, CompressionSpec(method="asvd", rank=3, targets=("0",)), data_scales=scales)
     assert report.params_after == 3 * 68
-    with pytest.raises(ValueError, match="needs input statistics"):
+    with pytest.raises(ValueError, match="'asvd' needs statistics of its input columns"):
         compress_modules(model, CompressionSpec(method="asvd", rank=3, targets=("2",)))
     with pytest.raises(ValueError, match="no calibration input reached"):
         InputStatistics(model, ["0"]).scales()

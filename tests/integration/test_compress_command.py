@@ -12,7 +12,7 @@ from allennlp.common.checks import ConfigurationError
 from allennlp.data import Batch
 from allennlp.models.archival import load_archive
 
-from allennlp_lstmfact.commands import compress_archive
+from allennlp_lstmfact.commands import archive_compressor, calibration_scales, compress_archive
 from allennlp_lstmfact.core import LowRankLinear, count_parameters
 from allennlp_lstmfact.elmo import ElmoCompression
 from tests.conftest import FIXTURES, REPO
@@ -141,8 +141,9 @@ def test_finetune_a_compressed_archive_with_a_config(dense_archive, elmo_env, tm
     assert not torch.equal(after["_classification_layer.weight"], before["_classification_layer.weight"])
 
 
-def test_data_aware_asvd_needs_calibration_and_reloads(dense_archive, tmp_path):
-    spec = {"method": "asvd", "target": "W_i", "rank": 3}
+@pytest.mark.parametrize("method", ["asvd", "fisher_svd"])
+def test_data_aware_methods_need_calibration_and_reload(dense_archive, tmp_path, method):
+    spec = {"method": method, "target": "W_i", "rank": 3}
     with pytest.raises(ConfigurationError, match="needs --calibration-data"):
         compress_archive(str(dense_archive), str(tmp_path / "no.tar.gz"), spec)
     assert not (tmp_path / "no.tar.gz").exists()
@@ -151,20 +152,30 @@ def test_data_aware_asvd_needs_calibration_and_reloads(dense_archive, tmp_path):
     assert result.params_after == plain.params_after  # same budget as plain SVD
     reloaded = load_archive(str(tmp_path / "asvd.tar.gz"))
     assert reloaded.config["model"]["compression"]["calibrated"] is True
+    calibrated = load_archive(str(dense_archive))  # ELMo is stateful: calibrate one copy, compress a fresh one
+    scales = calibration_scales(method, calibrated, names_of(calibrated.model, spec), SST_TINY)
+    expected = load_archive(str(dense_archive))  # the same compression in memory: identical predictions
+    archive_compressor(expected.model, spec).compression.apply(expected.model, data_scales=scales)
+    torch.testing.assert_close(predictions(reloaded), predictions(expected), atol=1e-6, rtol=0)
     name = "_text_field_embedder.token_embedder_elmo._elmo._elmo_lstm._elmo_lstm.forward_layer_0.input_linearity"
     asvd_layer, svd_layer = (load_archive(str(tmp_path / f)).model.get_submodule(name) for f in ("asvd.tar.gz", "svd.tar.gz"))
     assert not torch.allclose(asvd_layer.reconstruct_weight(), svd_layer.reconstruct_weight())
     assert predictions(reloaded).shape == (8, 5)
 
 
-def test_asvd_in_a_training_config_is_refused(tiny_elmo):
+def names_of(model, spec):
+    return archive_compressor(model, spec).compression.target_names(model)
+
+
+@pytest.mark.parametrize("method", ["asvd", "fisher_svd"])
+def test_data_aware_methods_in_a_training_config_are_refused(tiny_elmo, method):
     from allennlp.common import Params
     from allennlp.modules.token_embedders import TokenEmbedder
 
-    with pytest.raises(ConfigurationError, match="'asvd' needs calibration data"):
+    with pytest.raises(ConfigurationError, match=f"'{method}' needs calibration data"):
         TokenEmbedder.from_params(Params({"type": "factorized_elmo_token_embedder", "options_file": tiny_elmo[0],
                                           "weight_file": tiny_elmo[1],
-                                          "compression": {"method": "asvd", "rank": 2}}))
+                                          "compression": {"method": method, "rank": 2}}))
 
 
 @pytest.fixture
@@ -220,9 +231,10 @@ def test_cli_compresses_a_language_model_and_stock_evaluate_reads_it(dense_lm_ar
     assert json.loads((tmp_path / "m.json").read_text())["perplexity"] > 1
 
 
-@pytest.mark.parametrize("target", ["W_h", "W_i"])
-def test_language_model_asvd_calibrates_on_the_corpus_and_reloads(dense_lm_archive, tmp_path, target):
-    spec = {"method": "asvd", "target": target, "rank": 2}
+@pytest.mark.parametrize("method, target", [("asvd", "W_h"), ("asvd", "W_i"), ("fisher_svd", "W_h")])
+def test_language_model_data_aware_methods_calibrate_on_the_corpus_and_reload(dense_lm_archive, tmp_path, method,
+                                                                               target):
+    spec = {"method": method, "target": target, "rank": 2}
     with pytest.raises(ConfigurationError, match="needs --calibration-data"):
         compress_archive(str(dense_lm_archive), str(tmp_path / "no.tar.gz"), spec)
     train = str(LM_FIXTURES / "tiny.train.txt")

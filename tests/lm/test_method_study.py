@@ -24,7 +24,7 @@ def tiny_study(tmp_path_factory):
     settings = method_study.StudySettings(
         archive=str(folder / "dense" / "model.tar.gz"), data=str(data), work=str(folder / "work"),
         finetune_config=str(REPO / "training_configs" / "lm" / "awd_lstm_ptb_small_finetune.jsonnet"),
-        eval_batch_size=2, finetune_batches=4, lstm_methods=("svd", "monarch", "asvd"),
+        eval_batch_size=2, finetune_batches=4, lstm_methods=("svd", "monarch", "asvd", "fisher_svd"),
         lstm_grid=(("W_h", (2,), (2,)), ("W_i", (2,), ())), calibration_batches=2, staged_targets=("both",),
         staged_rank=2, trajectory_every=2, trajectory_lines=5,
         vocab_ranks=(2, 3), vocab_finetune_ranks=(2,), vocab_bits_ranks=(2,), num_groups=3,
@@ -35,7 +35,7 @@ def tiny_study(tmp_path_factory):
 def test_every_part_is_measured_and_cached(tiny_study):
     settings, rows = tiny_study
     parts = [row.part for row in rows]
-    assert parts.count("dense") == 2 and parts.count("a") == 6 and parts.count("c") == 2
+    assert parts.count("dense") == 2 and parts.count("a") == 8 and parts.count("c") == 2
     assert parts.count("d") == 3 * 3 + 3 * 1 + 1  # 3 methods × (3 bit widths at r=2, float at r=3), ablation
     dense = rows[1]
     for row in rows[2:]:
