@@ -22,7 +22,7 @@ import os
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field, fields
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from allennlp.models import Model
 
@@ -428,46 +428,47 @@ def _params(value: Optional[int]) -> str:
     return "–" if value is None else f"{value / 1e6:.3f}M" if value >= 1e5 else f"{value:,}"
 
 
+OUTCOME_COLUMNS = ("rel. error", "test ppl", "E(r)", "test ppl, fine-tuned", "E(r), fine-tuned")
+
+
+def _outcome(row: StudyRow) -> str:
+    """The closing cells of a row (`OUTCOME_COLUMNS`), before and after fine-tuning."""
+    return (f"{_number(row.relative_error, 3)} | {row.ppl:.2f} | {_number(row.efficiency, 3)} | "
+            f"{_number(row.ppl_finetuned, 2)} | {_number(row.efficiency_finetuned, 3)} |")
+
+
+def _table(columns: Sequence[str], text_columns: int, lines: Iterable[str]) -> str:
+    """A Markdown table: the first `text_columns` columns left-aligned, the numbers right-aligned."""
+    rule = "|".join("---" if index < text_columns else "---:" for index in range(len(columns)))
+    return "\n".join([f"| {' | '.join(columns)} |", f"|{rule}|", *lines])
+
+
 def markdown_tables(rows: List[StudyRow]) -> Dict[str, str]:
     """One Markdown table per part."""
-    tables = {}
-    dense = [row for row in rows if row.part == "dense"]
-    tables["dense"] = "\n".join(["| model | params | test ppl | eval batch |", "|---|---:|---:|---:|"] + [
-        f"| dense | {row.params:,} | {row.ppl:.2f} | {row.eval_batch_size} |" for row in dense])
-    lines = ["| target | method | r | model params | matrix params | rel. error | test ppl | E(r) | "
-             "test ppl, fine-tuned | E(r), fine-tuned |", "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
-    for row in (r for r in rows if r.part == "a"):
-        lines.append(f"| {row.target} | {row.method} | {row.rank:g} | {_params(row.params)} | {row.matrix_params:,} | "
-                     f"{_number(row.relative_error, 3)} | {row.ppl:.2f} | {_number(row.efficiency, 3)} | "
-                     f"{_number(row.ppl_finetuned, 2)} | {_number(row.efficiency_finetuned, 3)} |")
-    tables["a"] = "\n".join(lines)
-    lines = ["| schedule | target, r | model params | test ppl at once | test ppl after fine-tuning | "
-             "trajectory (batch: valid ppl) |", "|---|---|---:|---:|---:|---|"]
-    for row in (r for r in rows if r.part == "c"):
-        trajectory = ", ".join(f"{point.split(':')[0]}: {float(point.split(':')[1]):.1f}"
-                               for point in row.trajectory.split(";") if point)
-        lines.append(f"| {row.schedule} | {row.target}, {row.rank:g} | {_params(row.params)} | {_number(row.ppl, 2)} | "
-                     f"{_number(row.ppl_finetuned, 2)} | {trajectory} |")
-    tables["c"] = "\n".join(lines)
-    lines = ["| method | average rank | bits | stored numbers | bytes | compression (bytes) | rel. error | "
-             "test ppl | E(r) | test ppl, fine-tuned | E(r), fine-tuned |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
-    for row in (r for r in rows if r.part == "d"):
-        lines.append(f"| {row.method} | {row.rank:g} | {row.bits or 32} | {row.matrix_params:,} | "
-                     f"{row.matrix_bytes:,} | {row.compression_ratio:.1f}x | {_number(row.relative_error, 3)} | "
-                     f"{row.ppl:.2f} | {_number(row.efficiency, 3)} | {_number(row.ppl_finetuned, 2)} | "
-                     f"{_number(row.efficiency_finetuned, 3)} |")
-    tables["d"] = "\n".join(lines)
-    lines = ["| target | ranks chosen by | ranks (layer: W_i / W_h) | mean rank | model params | matrix params | "
-             "rel. error | test ppl | E(r) | test ppl, fine-tuned | E(r), fine-tuned |",
-             "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
-    for row in (r for r in rows if r.part == "e"):
-        lines.append(f"| {row.target} | {row.schedule} | {_ranks_by_layer(row.ranks)} | {row.rank:.1f} | "
-                     f"{_params(row.params)} | {row.matrix_params:,} | {_number(row.relative_error, 3)} | "
-                     f"{row.ppl:.2f} | {_number(row.efficiency, 3)} | {_number(row.ppl_finetuned, 2)} | "
-                     f"{_number(row.efficiency_finetuned, 3)} |")
-    tables["e"] = "\n".join(lines)
-    return tables
+    def part(name: str) -> List[StudyRow]:
+        return [row for row in rows if row.part == name]
+
+    trajectories = {id(row): ", ".join(f"{point.split(':')[0]}: {float(point.split(':')[1]):.1f}"
+                                       for point in row.trajectory.split(";") if point) for row in part("c")}
+    return {
+        "dense": _table(("model", "params", "test ppl", "eval batch"), 1, (
+            f"| dense | {row.params:,} | {row.ppl:.2f} | {row.eval_batch_size} |" for row in part("dense"))),
+        "a": _table(("target", "method", "r", "model params", "matrix params", *OUTCOME_COLUMNS), 2, (
+            f"| {row.target} | {row.method} | {row.rank:g} | {_params(row.params)} | {row.matrix_params:,} | "
+            f"{_outcome(row)}" for row in part("a"))),
+        "c": _table(("schedule", "target, r", "model params", "test ppl at once", "test ppl after fine-tuning",
+                     "trajectory (batch: valid ppl)"), 2, (
+            f"| {row.schedule} | {row.target}, {row.rank:g} | {_params(row.params)} | {_number(row.ppl, 2)} | "
+            f"{_number(row.ppl_finetuned, 2)} | {trajectories[id(row)]} |" for row in part("c"))),
+        "d": _table(("method", "average rank", "bits", "stored numbers", "bytes", "compression (bytes)",
+                     *OUTCOME_COLUMNS), 1, (
+            f"| {row.method} | {row.rank:g} | {row.bits or 32} | {row.matrix_params:,} | {row.matrix_bytes:,} | "
+            f"{row.compression_ratio:.1f}x | {_outcome(row)}" for row in part("d"))),
+        "e": _table(("target", "ranks chosen by", "ranks (layer: W_i / W_h)", "mean rank", "model params",
+                     "matrix params", *OUTCOME_COLUMNS), 3, (
+            f"| {row.target} | {row.schedule} | {_ranks_by_layer(row.ranks)} | {row.rank:.1f} | "
+            f"{_params(row.params)} | {row.matrix_params:,} | {_outcome(row)}" for row in part("e"))),
+    }
 
 
 def _ranks_by_layer(ranks: str) -> str:
