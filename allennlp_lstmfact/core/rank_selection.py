@@ -4,7 +4,7 @@ matrices together (one uniform rank, or ranks allocated by their spectra), or th
 that keeps a share of each matrix's spectral energy. `CompressionSpec` resolves its ranks here.
 """
 import heapq
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 import torch
@@ -125,7 +125,3 @@ def budget_ranks(weights: Dict[str, torch.Tensor], fraction: float, allocation: 
         return spectral_ranks_for_budget(weights, fraction, allow_parameter_increase)
     raise ValueError(f"unknown rank allocation {allocation!r}; allowed: {', '.join(ALLOCATIONS)}")
 
-
-def parameters_at_ranks(shapes: Sequence[Tuple[int, int]], ranks: Sequence[int]) -> int:
-    """Σ r(m + n): the factor parameters of matrices of these shapes at these ranks."""
-    return sum(rank * (rows + cols) for (rows, cols), rank in zip(shapes, ranks))

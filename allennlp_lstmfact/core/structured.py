@@ -160,6 +160,15 @@ def low_rank_plus_sparse(weight: torch.Tensor, rank: int, low_rank_fraction: flo
 
 
 # ---------------------------------------------------------------- activation-aware SVD
+def activation_scale(weight: torch.Tensor, input_scale: torch.Tensor, alpha: float = 0.5) -> torch.Tensor:
+    """ASVD's column weights s^α (validated against `weight`)."""
+    check_weight(weight)
+    if input_scale.shape != (weight.shape[1],) or not bool((input_scale > 0).all()):
+        raise ValueError(f"input_scale must be positive with shape ({weight.shape[1]},), got "
+                         f"{tuple(input_scale.shape)}")
+    return input_scale.to(weight.device, weight.dtype) ** alpha
+
+
 def activation_aware_svd(weight: torch.Tensor, rank: int, input_scale: torch.Tensor, alpha: float = 0.5,
                          allow_parameter_increase: bool = False) -> Tuple[torch.Tensor, torch.Tensor]:
     """
@@ -173,13 +182,20 @@ def activation_aware_svd(weight: torch.Tensor, rank: int, input_scale: torch.Ten
         Shape (n,), positive: per-input-feature activation magnitude (see `InputStatistics`).
     alpha : `float`, optional (default = `0.5`)
     """
-    check_weight(weight)
-    if input_scale.shape != (weight.shape[1],) or not bool((input_scale > 0).all()):
-        raise ValueError(f"input_scale must be positive with shape ({weight.shape[1]},), got "
-                         f"{tuple(input_scale.shape)}")
-    scale = input_scale.to(weight.dtype) ** alpha
+    scale = activation_scale(weight, input_scale, alpha)
     factor_u, factor_v = truncated_svd(weight * scale, rank, allow_parameter_increase=allow_parameter_increase)
     return factor_u, factor_v / scale
+
+
+def fisher_scale(weight: torch.Tensor, row_importance: torch.Tensor) -> torch.Tensor:
+    """Fisher-weighted SVD's row weights √I, shaped (m, 1); rows below 1e-6 of the largest I floored there."""
+    check_weight(weight)
+    if row_importance.shape != (weight.shape[0],) or not bool((row_importance >= 0).all()) or \
+            not bool(torch.isfinite(row_importance).all()) or not bool((row_importance > 0).any()):
+        raise ValueError(f"row_importance must be finite, non-negative, not all zero, with shape ({weight.shape[0]},), "
+                         f"got shape {tuple(row_importance.shape)}")
+    importance = row_importance.to(weight.device, torch.float64)
+    return importance.clamp_min(1e-6 * importance.max()).sqrt().to(weight.dtype)[:, None]
 
 
 def fisher_weighted_svd(weight: torch.Tensor, rank: int, row_importance: torch.Tensor,
@@ -193,18 +209,20 @@ def fisher_weighted_svd(weight: torch.Tensor, rank: int, row_importance: torch.T
     # Parameters
 
     row_importance : `torch.Tensor`
-        Shape (m,), non-negative (see `fisher_row_importance`); rows below 1e-6 of the largest are
-        floored there.
+        Shape (m,), non-negative (see `fisher_row_importance`).
     """
-    check_weight(weight)
-    if row_importance.shape != (weight.shape[0],) or not bool((row_importance >= 0).all()) or \
-            not bool(torch.isfinite(row_importance).all()) or not bool((row_importance > 0).any()):
-        raise ValueError(f"row_importance must be finite, non-negative, not all zero, with shape ({weight.shape[0]},), "
-                         f"got shape {tuple(row_importance.shape)}")
-    importance = row_importance.to(weight.device, torch.float64)
-    scale = importance.clamp_min(1e-6 * importance.max()).sqrt().to(weight.dtype)
-    factor_u, factor_v = truncated_svd(weight * scale[:, None], rank, allow_parameter_increase=allow_parameter_increase)
-    return factor_u / scale[:, None], factor_v
+    scale = fisher_scale(weight, row_importance)
+    factor_u, factor_v = truncated_svd(weight * scale, rank, allow_parameter_increase=allow_parameter_increase)
+    return factor_u / scale, factor_v
+
+
+def data_weighted(method: str, weight: torch.Tensor, data_scale: torch.Tensor, **method_options) -> torch.Tensor:
+    """The matrix a data-aware `method` ("asvd", "fisher_svd") factorizes: W·diag(s^α) or diag(√I)·W."""
+    if method == "asvd":
+        return weight * activation_scale(weight, data_scale, **method_options)
+    if method == "fisher_svd":
+        return weight * fisher_scale(weight, data_scale)
+    raise ValueError(f"{method!r} is not a data-aware method; allowed: asvd, fisher_svd")
 
 
 def fisher_row_importance(root: torch.nn.Module, names: Sequence[str], batches: Iterable,

@@ -26,7 +26,7 @@ from allennlp_lstmfact.core.rank_selection import (
     energy_ranks,
     ranks_depend_on_weights,
 )
-from allennlp_lstmfact.core.structured import activation_aware_svd, fisher_weighted_svd
+from allennlp_lstmfact.core.structured import activation_aware_svd, data_weighted, fisher_weighted_svd
 
 # method -> (layer class, its deferred variant for staged compression or None)
 LAYERS = {
@@ -74,6 +74,8 @@ class CompressionSpec:
         most relative spectral energy, see `rank_selection.spectral_ranks_for_budget`).
     energy : `float`, optional (default = `None`)
         Per matrix, the smallest rank keeping this fraction of Σσ².
+        For the data-aware methods, `spectral` and `energy` read the spectra of the matrices the
+        method factorizes (W·diag(s^α), diag(√I)·W): with fisher_svd the allocation is loss-aware.
     allow_parameter_increase : `bool`, optional (default = `False`)
         Permit ranks with r(m + n) ≥ mn.
     random_state : `int`, optional (default = `0`)
@@ -285,7 +287,14 @@ def compress_modules(root: nn.Module, spec: CompressionSpec, progress: bool = Fa
     else:
         names_iter = names
     try:
-        ranks = spec.ranks({name: root.get_submodule(name).weight.data for name in names})
+        weights = {name: root.get_submodule(name).weight.data for name in names}
+        if spec.method in DATA_AWARE_METHODS and spec.ranks_depend_on_weights:
+            missing = sorted(set(names) - set(data_scales or {}))
+            if missing:
+                raise ValueError(f"method {spec.method!r} has no calibration statistics for {missing}")
+            weights = {name: data_weighted(spec.method, weight, data_scales[name], **spec.method_options)
+                       for name, weight in weights.items()}
+        ranks = spec.ranks(weights)
     except ValueError as error:
         raise ValueError(f"cannot choose the ranks of {names}: {error}") from None
     replacements, report = {}, CompressionReport()

@@ -65,6 +65,7 @@ class StudySettings:
     selection_budgets: Tuple[float, ...] = (0.0417, 0.125)  # of the dense parameters: uniform r = 10, 30 here
     selection_energies: Tuple[float, ...] = (0.5, 0.7)
     selection_finetuned: bool = True  # the budget cells (not the energy cells)
+    selection_data_aware: Tuple[str, ...] = ("fisher_svd",)  # also compressed at each budget
 
     def path(self, split: str) -> str:
         return os.path.join(self.data, f"ptb.{split}.txt")
@@ -183,23 +184,36 @@ def lstm_method_cells(settings: StudySettings) -> List[Cell]:
 def _lstm_method_cell(settings: StudySettings, method: str, target: str, rank: int, finetuned: bool):
     def run(context: StudyContext) -> List[StudyRow]:
         compression = {"method": method, "target": target, "rank": rank}
-        model = study.compressed_copy(context.dense, compression, settings.path("train"),
-                                      settings.calibration_batches)
-        matrix_params, ratio, error = _report_numbers(model)
-        params, ppl = count_parameters(model), context.test(model)
-        row = StudyRow("a", method, target, rank, None, "one-shot", params, matrix_params,
-                       4 * matrix_params, ratio, error, ppl, context.efficiency(ppl, params),
-                       eval_batch_size=settings.eval_batch_size)
-        if finetuned:
-            extra = {"model.calibration_data_path": settings.path("train"),
-                     "model.num_calibration_batches": settings.calibration_batches} if method in DATA_AWARE_METHODS else {}
-            tuned, row.finetune_seconds, _ = _fine_tune(context, compression, f"a_{method}_{target}_r{rank}",
-                                                        extra)
-            assert count_parameters(tuned) == params, (count_parameters(tuned), params)
-            row.ppl_finetuned = context.test(tuned)
-            row.efficiency_finetuned = context.efficiency(row.ppl_finetuned, params)
-        return [row]
+        return [_one_shot_row(context, "a", compression, rank, "one-shot",
+                              f"a_{method}_{target}_r{rank}" if finetuned else None)]
     return run
+
+
+def _one_shot_row(context: StudyContext, part: str, compression: Dict, rank: Optional[float], schedule: str,
+                  finetune_name: Optional[str]) -> StudyRow:
+    """
+    Compress the dense model by `compression` (data-aware methods calibrated on PTB train), test it,
+    and fine-tune it into `finetune_name` (a folder of the work directory) unless that is `None`.
+    `rank` `None`: the mean of the ranks chosen.
+    """
+    settings = context.settings
+    model = study.compressed_copy(context.dense, compression, settings.path("train"), settings.calibration_batches)
+    matrix_params, ratio, error = _report_numbers(model)
+    matrices = model.compression_report.matrices
+    params, ppl = count_parameters(model), context.test(model)
+    row = StudyRow(part, compression["method"], compression["target"],
+                   sum(m.rank for m in matrices) / len(matrices) if rank is None else rank, None, schedule, params,
+                   matrix_params, 4 * matrix_params, ratio, error, ppl, context.efficiency(ppl, params),
+                   eval_batch_size=settings.eval_batch_size, ranks=";".join(f"{m.name}:{m.rank}" for m in matrices))
+    if finetune_name is not None:
+        extra = {"model.calibration_data_path": settings.path("train"),
+                 "model.num_calibration_batches": settings.calibration_batches} \
+            if compression["method"] in DATA_AWARE_METHODS else {}
+        tuned, row.finetune_seconds, _ = _fine_tune(context, compression, finetune_name, extra)
+        assert count_parameters(tuned) == params, (count_parameters(tuned), params)
+        row.ppl_finetuned = context.test(tuned)
+        row.efficiency_finetuned = context.efficiency(row.ppl_finetuned, params)
+    return row
 
 
 def _trajectory_file(settings: StudySettings) -> str:
@@ -316,33 +330,24 @@ def vocabulary_cells(settings: StudySettings) -> List[Cell]:
 
 
 def rank_selection_cells(settings: StudySettings) -> List[Cell]:
-    """(e): SVD of `selection_target` with ranks by a budget (uniform / spectral) or by spectral energy."""
-    blocks = [(f"budget {budget:g}, {allocation}", {"budget": budget, "allocation": allocation},
-               settings.selection_finetuned)
-              for budget in settings.selection_budgets for allocation in ("uniform", "spectral")]
-    blocks += [(f"energy {energy:g}", {"energy": energy}, False) for energy in settings.selection_energies]
-    return [(f"e/{settings.selection_target}/{label}", _rank_selection_cell(settings, label, sizes, finetuned))
-            for label, sizes, finetuned in blocks]
+    """
+    (e): `selection_target` compressed with ranks by a budget (uniform / spectral) or by spectral
+    energy, by SVD and, at each budget, by the data-aware `selection_data_aware` methods.
+    """
+    blocks = [(method, f"budget {budget:g}, {allocation}" + ("" if method == "svd" else f" ({method})"),
+               {"budget": budget, "allocation": allocation}, settings.selection_finetuned)
+              for budget in settings.selection_budgets for method in ("svd", *settings.selection_data_aware)
+              for allocation in ("uniform", "spectral")]
+    blocks += [("svd", f"energy {energy:g}", {"energy": energy}, False) for energy in settings.selection_energies]
+    return [(f"e/{settings.selection_target}/{label}", _rank_selection_cell(settings, method, label, sizes, tuned))
+            for method, label, sizes, tuned in blocks]
 
 
-def _rank_selection_cell(settings: StudySettings, label: str, sizes: Dict, finetuned: bool):
+def _rank_selection_cell(settings: StudySettings, method: str, label: str, sizes: Dict, finetuned: bool):
     def run(context: StudyContext) -> List[StudyRow]:
-        compression = {"method": "svd", "target": settings.selection_target, **sizes}
-        model = study.compressed_copy(context.dense, compression)
-        matrix_params, ratio, error = _report_numbers(model)
-        matrices = model.compression_report.matrices
-        params, ppl = count_parameters(model), context.test(model)
-        row = StudyRow("e", "svd", settings.selection_target, sum(m.rank for m in matrices) / len(matrices), None,
-                       label, params, matrix_params, 4 * matrix_params, ratio, error, ppl,
-                       context.efficiency(ppl, params), eval_batch_size=settings.eval_batch_size,
-                       ranks=";".join(f"{m.name}:{m.rank}" for m in matrices))
-        if finetuned:
-            tuned, row.finetune_seconds, _ = _fine_tune(context, compression, "e_" + label.replace(", ", "_")
-                                                        .replace(" ", ""))
-            assert count_parameters(tuned) == params, (count_parameters(tuned), params)
-            row.ppl_finetuned = context.test(tuned)
-            row.efficiency_finetuned = context.efficiency(row.ppl_finetuned, params)
-        return [row]
+        compression = {"method": method, "target": settings.selection_target, **sizes}
+        folder = "e_" + label.replace(", ", "_").replace(" ", "").replace("(", "_").replace(")", "")
+        return [_one_shot_row(context, "e", compression, None, label, folder if finetuned else None)]
     return run
 
 
@@ -552,7 +557,9 @@ def setup_lines(settings: StudySettings, rows: List[StudyRow], threads: int, mod
         f"(e) SVD of {settings.selection_target} of every layer; budget b = the factors of all those matrices "
         "hold at most b·Σmn numbers: `uniform` = the largest single rank that fits, `spectral` = per-matrix "
         "ranks taken greedily by relative spectral energy per parameter (σ²/(‖W‖²(m + n))); energy e = per "
-        "matrix the smallest rank keeping e of Σσ² (its parameter count is what it is); budget cells fine-tuned",
+        "matrix the smallest rank keeping e of Σσ² (its parameter count is what it is); budget cells fine-tuned; "
+        f"{' / '.join(settings.selection_data_aware)} at the same budgets: `spectral` then reads the spectra of "
+        "the matrices the method factorizes (diag(√I)·W: a loss-aware allocation)",
         f"wall time: {seconds / 60:.1f} minutes for all cells, {threads} thread(s), on a 2-core machine shared with "
         "a training job",
     ]

@@ -152,3 +152,20 @@ def test_layers_take_the_factor_shapes_of_a_loaded_state_dict(make, resized):
     inputs = torch.randn(5, 12)
     torch.testing.assert_close(target(inputs), source(inputs), rtol=0, atol=0)
     assert target.stored_parameter_count() == source.stored_parameter_count()
+
+
+def test_data_aware_methods_allocate_by_the_spectra_they_factorize():
+    """fisher_svd's spectral budget reads diag(√I)·W: rows the loss ignores stop attracting rank."""
+    model = nn.Sequential(nn.Linear(16, 40), nn.Linear(16, 40))
+    with torch.no_grad():
+        for layer, seed in zip(model, (12, 13)):
+            layer.weight.copy_(with_spectrum(40, 16, [1.0] * 16, seed=seed))
+    importance = {"0": torch.ones(40), "1": torch.cat([torch.ones(2), torch.full((38,), 1e-9)])}
+    spec = CompressionSpec(method="fisher_svd", budget=0.4, allocation="spectral", targets=("0", "1"))
+    plain = spectral_ranks_for_budget({name: model[int(name)].weight.data for name in "01"}, 0.4)
+    assert abs(plain["0"] - plain["1"]) <= 1  # equal spectra: an even split without the data
+    report = compress_modules(model, spec, data_scales=importance)
+    ranks = {m.name: m.rank for m in report.matrices}
+    assert ranks["1"] <= 2 < ranks["0"]  # two rows matter in "1": two directions are enough
+    with pytest.raises(ValueError, match=r"no calibration statistics for \['1'\]"):
+        compress_modules(nn.Sequential(nn.Linear(16, 40), nn.Linear(16, 40)), spec, data_scales={"0": importance["0"]})

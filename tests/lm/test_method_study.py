@@ -51,8 +51,10 @@ def test_every_part_is_measured_and_cached(tiny_study):
     assert vocabulary[0].matrix_bytes > vocabulary[1].matrix_bytes > vocabulary[2].matrix_bytes
     assert all(row.ppl_finetuned is not None for row in vocabulary)
     selection = {row.schedule: row for row in rows if row.part == "e"}
-    assert list(selection) == ["budget 0.4, uniform", "budget 0.4, spectral", "energy 0.6"]
-    for label in ("budget 0.4, uniform", "budget 0.4, spectral"):  # factors ≤ 40 % of the dense matrices
+    assert list(selection) == ["budget 0.4, uniform", "budget 0.4, spectral", "budget 0.4, uniform (fisher_svd)",
+                               "budget 0.4, spectral (fisher_svd)", "energy 0.6"]
+    assert selection["budget 0.4, spectral (fisher_svd)"].method == "fisher_svd"
+    for label in list(selection)[:4]:  # factors ≤ 40 % of the dense matrices
         assert selection[label].compression_ratio >= 1 / 0.4 and selection[label].ppl_finetuned is not None
     assert selection["energy 0.6"].ppl_finetuned is None
     assert len(selection["budget 0.4, spectral"].ranks.split(";")) == 4
