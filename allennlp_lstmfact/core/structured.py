@@ -160,13 +160,19 @@ def low_rank_plus_sparse(weight: torch.Tensor, rank: int, low_rank_fraction: flo
 
 
 # ---------------------------------------------------------------- activation-aware SVD
+def _unit_rms(scale: torch.Tensor) -> torch.Tensor:
+    """`scale` / its root mean square: weights of overall size 1, so that the factors U, V of the
+    weighted matrix stay balanced once the weights are divided out again (which matters to fine-tuning)."""
+    return scale / scale.pow(2).mean().sqrt()
+
+
 def activation_scale(weight: torch.Tensor, input_scale: torch.Tensor, alpha: float = 0.5) -> torch.Tensor:
-    """ASVD's column weights s^α (validated against `weight`)."""
+    """ASVD's column weights s^α (validated against `weight`), normalised to unit root mean square."""
     check_weight(weight)
     if input_scale.shape != (weight.shape[1],) or not bool((input_scale > 0).all()):
         raise ValueError(f"input_scale must be positive with shape ({weight.shape[1]},), got "
                          f"{tuple(input_scale.shape)}")
-    return input_scale.to(weight.device, weight.dtype) ** alpha
+    return _unit_rms(input_scale.to(weight.device, torch.float64) ** alpha).to(weight.dtype)
 
 
 def activation_aware_svd(weight: torch.Tensor, rank: int, input_scale: torch.Tensor, alpha: float = 0.5,
@@ -188,14 +194,17 @@ def activation_aware_svd(weight: torch.Tensor, rank: int, input_scale: torch.Ten
 
 
 def fisher_scale(weight: torch.Tensor, row_importance: torch.Tensor) -> torch.Tensor:
-    """Fisher-weighted SVD's row weights √I, shaped (m, 1); rows below 1e-6 of the largest I floored there."""
+    """
+    Fisher-weighted SVD's row weights √I, shaped (m, 1), normalised to unit root mean square; rows
+    below 1e-6 of the largest I floored there.
+    """
     check_weight(weight)
     if row_importance.shape != (weight.shape[0],) or not bool((row_importance >= 0).all()) or \
             not bool(torch.isfinite(row_importance).all()) or not bool((row_importance > 0).any()):
         raise ValueError(f"row_importance must be finite, non-negative, not all zero, with shape ({weight.shape[0]},), "
                          f"got shape {tuple(row_importance.shape)}")
     importance = row_importance.to(weight.device, torch.float64)
-    return importance.clamp_min(1e-6 * importance.max()).sqrt().to(weight.dtype)[:, None]
+    return _unit_rms(importance.clamp_min(1e-6 * importance.max()).sqrt()).to(weight.dtype)[:, None]
 
 
 def fisher_weighted_svd(weight: torch.Tensor, rank: int, row_importance: torch.Tensor,

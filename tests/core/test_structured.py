@@ -123,6 +123,8 @@ def test_activation_aware_svd_is_optimal_in_the_activation_weighted_norm():
     assert weighted_error == pytest.approx(svd_optimal_error(weight * scale, 4), rel=1e-9)
     plain_u, plain_v = truncated_svd(weight, 4)
     assert weighted_error < float(((weight - plain_u @ plain_v) * scale).norm())
+    scaled_u, scaled_v = activation_aware_svd(weight, 4, 1e-6 * scale, alpha=1.0)  # invariant to the overall size
+    torch.testing.assert_close((scaled_u, scaled_v), (factor_u, factor_v), atol=1e-10, rtol=1e-9)
     uniform_u, uniform_v = activation_aware_svd(weight, 4, torch.ones(20, dtype=torch.float64))
     torch.testing.assert_close(uniform_u @ uniform_v, plain_u @ plain_v, atol=1e-10, rtol=0)
     with pytest.raises(ValueError, match="input_scale must be positive with shape \\(20,\\)"):
@@ -140,6 +142,10 @@ def test_fisher_weighted_svd_is_optimal_in_the_row_weighted_norm():
     assert weighted_error < float(((weight - plain_u @ plain_v) * rows).norm())
     uniform_u, uniform_v = fisher_weighted_svd(weight, 4, torch.full((48,), 3.0, dtype=torch.float64))
     torch.testing.assert_close(uniform_u @ uniform_v, plain_u @ plain_v, atol=1e-10, rtol=0)
+    # the factors do not depend on the Fisher information's overall size, and stay balanced
+    tiny_u, tiny_v = fisher_weighted_svd(weight, 4, 1e-9 * importance)
+    torch.testing.assert_close((tiny_u, tiny_v), (factor_u, factor_v), atol=1e-10, rtol=1e-9)
+    assert 0.2 < float(factor_u.norm() / factor_v.norm()) < 5
     full_u, full_v = fisher_weighted_svd(weight, 20, importance, allow_parameter_increase=True)
     torch.testing.assert_close(full_u @ full_v, weight, atol=1e-10, rtol=0)  # exact at full rank
     for bad in (torch.ones(47), -torch.ones(48), torch.zeros(48), torch.full((48,), float("nan"))):
