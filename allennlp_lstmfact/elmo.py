@@ -30,14 +30,25 @@ TARGET_MODULES = {"W_i": ("input_linearity",), "W_h": ("state_linearity",),
 DIRECTIONS = ("forward", "backward")
 
 
-class RankChoice:
-    """What the compression blocks share about their ranks: `rank`, `budget` + `allocation`, `energy`, `rank_pattern`."""
+STAND_IN_BUDGET = 0.25  # structure-only builds of spectrally chosen ranks: any valid ranks do
 
+
+class LstmCompressionBlock:
+    """
+    What the compression blocks of ELMo and of the language model share: the method and how its
+    ranks are chosen (`rank`, `budget` + `allocation`, `energy`, `rank_pattern`), turned into the
+    core `CompressionSpec` for the targets each block selects.
+    """
+
+    method: Optional[str]
     rank: Optional[int]
     budget: Optional[float]
     allocation: str
     energy: Optional[float]
     rank_pattern: Dict[str, int]
+    allow_parameter_increase: bool
+    seed: int
+    method_options: Dict[str, Any]
 
     @property
     def ranks_depend_on_weights(self) -> bool:
@@ -49,8 +60,23 @@ class RankChoice:
             f"budget {self.budget:g} ({self.allocation})" if self.budget is not None else f"energy {self.energy:g}"
         return size + (f", ranks {self.rank_pattern}" if self.rank_pattern else "")
 
+    def core_spec(self, calibrating: bool = False, structure_only: bool = False, **targets) -> CompressionSpec:
+        """
+        The `CompressionSpec` for `targets` (`targets=` or `target_regex=`). A data-aware block (asvd,
+        fisher_svd) builds plain SVD factors of the same shape unless `calibrating`. With
+        `structure_only`, ranks that would come from the spectra are stand-ins (a uniform budget):
+        the archive's factors resize the layers when it loads.
+        """
+        method = "svd" if self.method in DATA_AWARE_METHODS and not calibrating else self.method
+        sizes = dict(rank=self.rank, budget=self.budget, allocation=self.allocation, energy=self.energy)
+        if structure_only and self.ranks_depend_on_weights:
+            sizes = dict(budget=self.budget or STAND_IN_BUDGET)
+        return CompressionSpec(method=method, rank_pattern=self.rank_pattern,
+                               allow_parameter_increase=self.allow_parameter_increase, random_state=self.seed,
+                               method_options=self.method_options, **sizes, **targets)
 
-class ElmoCompression(RankChoice, FromParams):
+
+class ElmoCompression(LstmCompressionBlock, FromParams):
     """
     The `compression` block of a config: which of ELMo's LSTM matrices to compress, and how.
 
@@ -147,11 +173,7 @@ class ElmoCompression(RankChoice, FromParams):
             raise ConfigurationError(f"compression.layers {bad} out of range; this ELMo has layers 0..{num_layers - 1}")
         regex = r"(.*\.)?({})_layer_({})\.({})".format(
             "|".join(self.directions), "|".join(map(str, layers)), "|".join(TARGET_MODULES[self.target]))
-        method = "svd" if self.method in DATA_AWARE_METHODS and not calibrating else self.method
-        return CompressionSpec(method=method, rank=self.rank, target_regex=regex, rank_pattern=self.rank_pattern,
-                               allow_parameter_increase=self.allow_parameter_increase, random_state=self.seed,
-                               method_options=self.method_options, budget=self.budget,
-                               allocation=self.allocation, energy=self.energy)
+        return self.core_spec(calibrating, target_regex=regex)
 
     def elmos(self, module: nn.Module) -> Dict[str, Elmo]:
         """The ELMo modules inside `module` by name; `ConfigurationError` if there is none."""

@@ -26,17 +26,16 @@ from allennlp_lstmfact.core import (
     count_parameters,
     fisher_row_importance,
 )
-from allennlp_lstmfact.elmo import TARGET_MODULES, ElmoCompression, RankChoice
+from allennlp_lstmfact.elmo import TARGET_MODULES, ElmoCompression, LstmCompressionBlock
 from allennlp_lstmfact.lm.lstm import LstmLayer
 from allennlp_lstmfact.lm.vocabulary_compression import VocabularyCompression
 
 logger = logging.getLogger(__name__)
 
 STAGED_METHODS = ("svd", "semi_nmf", "prune")
-STAND_IN_BUDGET = 0.25  # structure-only builds of spectrally chosen ranks: any valid ranks do
 
 
-class LanguageModelCompression(RankChoice, FromParams):
+class LanguageModelCompression(LstmCompressionBlock, FromParams):
     """
     Which matrices of a language model to compress, and how: the LSTM matrices of its `LstmLayer`s
     (`method` and `rank`, validated as for ELMo), the vocabulary matrices (`vocabulary`), or both.
@@ -115,9 +114,7 @@ class LanguageModelCompression(RankChoice, FromParams):
 
     def spec(self, layer_names: List[str], calibrating: bool = False, structure_only: bool = False) -> CompressionSpec:
         """
-        The core `CompressionSpec` for LSTM layers with these module names. A data-aware block (asvd,
-        fisher_svd) builds plain SVD factors of the same shape unless `calibrating`. With `structure_only`, ranks that would come
-        from the spectra are stand-ins (a uniform budget): the archive's factors resize the layers on load.
+        The core `CompressionSpec` for LSTM layers with these module names (see `core_spec`).
         """
         if self.method is None:
             raise ConfigurationError("this compression block has no LSTM method")
@@ -127,13 +124,7 @@ class LanguageModelCompression(RankChoice, FromParams):
             raise ConfigurationError(f"compression.layers {bad} out of range; this model has LSTM layers "
                                      f"0..{len(layer_names) - 1}")
         targets = [f"{layer_names[k]}.{attribute}" for k in chosen for attribute in TARGET_MODULES[self.target]]
-        method = "svd" if self.method in DATA_AWARE_METHODS and not calibrating else self.method
-        sizes = dict(rank=self.rank, budget=self.budget, allocation=self.allocation, energy=self.energy)
-        if structure_only and self.ranks_depend_on_weights:
-            sizes = dict(budget=self.budget or STAND_IN_BUDGET)
-        return CompressionSpec(method=method, targets=targets, rank_pattern=self.rank_pattern,
-                               allow_parameter_increase=self.allow_parameter_increase, random_state=self.seed,
-                               method_options=self.method_options, **sizes)
+        return self.core_spec(calibrating, structure_only, targets=targets)
 
     def target_names(self, module: nn.Module) -> List[str]:
         """Names (in `module`) of the LSTM linear layers this block compresses (none without `method`)."""
