@@ -7,7 +7,7 @@ VENV ?= .venv
 PYTHON := $(VENV)/bin/python
 export LSTMFACT_DATA ?= $(if $(wildcard ../shared/data),$(abspath ../shared/data),)
 
-.PHONY: setup demo test clean
+.PHONY: setup demo test test-fast clean
 
 setup: $(VENV)/.installed
 
@@ -19,6 +19,10 @@ demo: setup
 
 test: setup
 	$(PYTHON) -m pytest tests -q -p no:cacheprovider --durations=10
+
+# The suite without the tests marked slow (pytest.ini): a quick check while working.
+test-fast: setup
+	$(PYTHON) -m pytest tests -q -p no:cacheprovider --durations=10 -m "not slow"
 
 clean:
 	rm -rf $(VENV) runs

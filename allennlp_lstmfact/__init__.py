@@ -2,7 +2,7 @@
 allennlp-lstmfact: low-rank factorization (truncated SVD, Semi-NMF) and magnitude pruning of the
 LSTM weight matrices of AllenNLP models (ELMo's biLSTM, LSTM language models).
 
-`allennlp_lstmfact.core` is plain torch/numpy/scipy; importing `allennlp_lstmfact.plugin`
+`allennlp_lstmfact.core` is plain torch/numpy (no AllenNLP); importing `allennlp_lstmfact.plugin`
 registers the AllenNLP components (`.allennlp_plugins` and `--include-package allennlp_lstmfact`
 both do that).
 """

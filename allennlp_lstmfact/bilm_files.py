@@ -1,17 +1,18 @@
 """
 ELMo's files: the options JSON and the HDF5 weights in bilm-tf's layout, as
 `allennlp.modules.elmo.Elmo` reads them. Checking them before AllenNLP does (one clear
-`ConfigurationError` instead of a KeyError deep inside `Elmo`), and writing them atomically.
+`ConfigurationError` instead of a KeyError deep inside `Elmo`), and writing them atomically
+(`allennlp_lstmfact.atomic`).
 """
 import json
-import os
-import tempfile
 from typing import Any, Dict, Iterator, Tuple
 
 import h5py
 import numpy as np
 from allennlp.common.checks import ConfigurationError
 from allennlp.common.file_utils import cached_path
+
+from allennlp_lstmfact.atomic import atomic_path
 
 LSTM_CELL = "RNN_{direction}/RNN/MultiRNNCell/Cell{layer}/LSTMCell"
 REQUIRED_OPTIONS = {
@@ -96,23 +97,6 @@ def random_elmo_weights(options: Dict[str, Any], seed: int = 0, scale: float = 0
             for name, shape in expected_weight_shapes(options)}
 
 
-def _atomic_write(path: str, write) -> None:
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=os.path.basename(path))
-    os.close(handle)
-    try:
-        write(temporary)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(temporary, 0o666 & ~umask)  # mkstemp creates 0600; give the file the usual mode
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.remove(temporary)
-        raise
-
-
 def write_elmo_files(options: Dict[str, Any], weights: Dict[str, np.ndarray], options_file: str,
                      weight_file: str) -> None:
     """
@@ -133,14 +117,8 @@ def write_elmo_files(options: Dict[str, Any], weights: Dict[str, np.ndarray], op
         if tuple(weights[name].shape) != shape:
             raise ValueError(f"weight {name!r} has shape {tuple(weights[name].shape)}, the options imply {shape}")
 
-    def write_hdf5(path: str) -> None:
-        with h5py.File(path, "w") as handle:
-            for name in sorted(weights):
-                handle.create_dataset(name, data=np.asarray(weights[name], dtype="float32"))
-
-    def write_json(path: str) -> None:
-        with open(path, "w") as handle:
-            json.dump(options, handle, indent=2)
-
-    _atomic_write(weight_file, write_hdf5)
-    _atomic_write(options_file, write_json)
+    with atomic_path(weight_file) as temporary, h5py.File(temporary, "w") as handle:
+        for name in sorted(weights):
+            handle.create_dataset(name, data=np.asarray(weights[name], dtype="float32"))
+    with atomic_path(options_file) as temporary, open(temporary, "w") as handle:
+        json.dump(options, handle, indent=2)

@@ -1,5 +1,5 @@
 """
-Staged compression during training (seed 002): compress one group of matrices at a time and
+Staged compression during training (Gupta et al. 2024): compress one group of matrices at a time and
 fine-tune in between, instead of everything at once.
 
 The model is built with its compressed structure already in place (`"staged": true` in the

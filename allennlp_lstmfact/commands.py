@@ -1,5 +1,5 @@
 """
-Post-hoc compression of a trained archive (seed 001's post-processing setting), as the
+Post-hoc compression of a trained archive (Winata et al. 2019's post-processing setting), as the
 `allennlp compress` subcommand and the library function `compress_archive`.
 
 Two kinds of archive: a model with an ELMo inside (its biLSTM is compressed; the new config wraps
@@ -20,22 +20,16 @@ import torch
 from allennlp.commands.subcommand import Subcommand
 from allennlp.common import Params
 from allennlp.common.checks import ConfigurationError
-from allennlp.data import DataLoader
 from allennlp.models.archival import CONFIG_NAME, _WEIGHTS_NAME, Archive, archive_model, load_archive
 from allennlp.modules.elmo import Elmo
 from torch import nn
 
-from allennlp_lstmfact.core import (
-    ALLOCATIONS,
-    DATA_AWARE_METHODS,
-    METHODS,
-    CompressionReport,
-    InputStatistics,
-    count_parameters,
-    fisher_row_importance,
-)
+from allennlp_lstmfact.atomic import atomic_path
+from allennlp_lstmfact.calibration import data_scales, evaluation_batches
+from allennlp_lstmfact.core import ALLOCATIONS, METHODS, CompressionReport, count_parameters
+from allennlp_lstmfact.core.calibration import InputSource
 from allennlp_lstmfact.elmo import ElmoCompression
-from allennlp_lstmfact.lm.compression import LanguageModelCompression, calibration_batches, lstm_data_scales
+from allennlp_lstmfact.lm.compression import LanguageModelCompression, lstm_input_sources
 from allennlp_lstmfact.lm.lstm import LstmLayer
 
 STANDARD_MEMBERS = {CONFIG_NAME, _WEIGHTS_NAME, "vocabulary", "meta.json"}
@@ -57,74 +51,17 @@ class ArchiveCompression(NamedTuple):
                 f"{self.params_after:,} ({self.params_after / self.params_before:.1%})")
 
 
-def calibration_scales(method: str, archive: Archive, names: List[str], data_path: str, max_instances: int = 128,
-                       batch_size: int = 16) -> Dict[str, torch.Tensor]:
-    """
-    The statistics of the data-aware `method` for the linear layers `names` of the archive's model,
-    over the first batches of `data_path` read as `allennlp evaluate` reads it (the archive's
-    validation reader and data loader, `batch_size` instead of the loader's own unless it has none),
-    until `max_instances` instances have been seen: asvd's mean absolute inputs, or fisher_svd's
-    per-row Fisher information of the model's loss (the data must have labels).
-    """
-    config = archive.config.duplicate()
-    loader_params = config.pop("validation_data_loader", None) or config.pop("data_loader")
-    if "batch_size" in loader_params:
-        loader_params["batch_size"] = batch_size
-    loader = DataLoader.from_params(params=loader_params, reader=archive.validation_dataset_reader,
-                                    data_path=data_path)
-    model = archive.model.eval()
-    loader.index_with(model.vocab)
-    batches, seen = [], 0
-    for batch in loader:
-        batches.append(batch)
-        seen += _batch_size(batch)
-        if seen >= max_instances:
-            break
-    if not seen:
-        raise ConfigurationError(f"calibration data {data_path!r} gave no instances")
-    if method == "fisher_svd":
-        def loss(batch: Dict[str, Any]) -> torch.Tensor:
-            output = model(**batch)
-            if "loss" not in output:
-                raise ConfigurationError(f"fisher_svd needs a loss: {type(model).__name__} gave none on "
-                                         f"{data_path!r} (calibration data must have labels)")
-            return output["loss"]
-
-        return fisher_row_importance(model, names, batches, loss)
-    with InputStatistics(model, names) as statistics, torch.no_grad():
-        for batch in batches:
-            model(**batch)
-    return statistics.scales()
-
-
-def _batch_size(batch: Dict[str, Any]) -> int:
-    """The number of instances (rows) of a tensor dict: the first dimension of its first tensor."""
-    value: Any = batch
-    while isinstance(value, dict):
-        value = next(iter(value.values()))
-    return value.size(0)
-
-
-def language_model_scales(method: str, archive: Archive, names: List[str], data_path: str, max_instances: int = 128,
-                          batch_size: int = 10) -> Dict[str, torch.Tensor]:
-    """
-    The statistics of the data-aware `method` for an LSTM language model's layers `names` over its
-    first BPTT batches of `data_path` (`max_instances` rows in all), see `lstm_data_scales`.
-    """
-    num_batches = max(1, -(-max_instances // batch_size))
-    batches = calibration_batches(archive.model, data_path, num_batches, batch_size)
-    return lstm_data_scales(method, archive.model, names, batches)
-
-
 class ArchiveCompressor(NamedTuple):
     """
     How to compress one kind of archive: the compression block, the wrapper model type of the new
-    config, and how the data-aware methods' statistics are collected (`calibration_scales`' signature).
+    config, where the data-aware methods observe the inputs of the matrices (see `InputStatistics`)
+    and how many instances a calibration batch holds.
     """
 
     compression: Any  # ElmoCompression or LanguageModelCompression
     wrapper: str
-    data_scales: Callable[..., Dict[str, torch.Tensor]]
+    input_sources: Callable[[List[str]], Dict[str, InputSource]]
+    calibration_batch_size: int
 
 
 def archive_compressor(model: nn.Module, compression: Dict[str, Any]) -> ArchiveCompressor:
@@ -135,10 +72,10 @@ def archive_compressor(model: nn.Module, compression: Dict[str, Any]) -> Archive
     modules = list(model.modules())
     if any(isinstance(m, Elmo) for m in modules):
         block = ElmoCompression.from_params(Params({**copy.deepcopy(compression), "calibrated": True}))
-        return ArchiveCompressor(block, "with_compressed_elmo", calibration_scales)
+        return ArchiveCompressor(block, "with_compressed_elmo", lambda names: {}, 16)
     if any(isinstance(m, LstmLayer) for m in modules):
         return ArchiveCompressor(LanguageModelCompression.from_params(Params(copy.deepcopy(compression))),
-                                 "compressed_from_pretrained", language_model_scales)
+                                 "compressed_from_pretrained", lstm_input_sources, 10)
     raise ConfigurationError(f"no allennlp Elmo module and no LstmLayer found in {type(model).__name__} to compress")
 
 
@@ -164,40 +101,60 @@ def compress_archive(archive_file: str, output_file: str, compression: Dict[str,
         the Fisher information of the model's loss; labelled data), on its first
         `calibration_instances` instances.
     """
+    check_archive_paths(archive_file, output_file, overwrite)
+    archive = load_archive(archive_file)
+    if _is_compressed(archive.model):
+        raise ConfigurationError(f"archive {archive_file!r} is already compressed; compress the uncompressed one")
+    compressor = archive_compressor(archive.model, compression)
+    params_before = count_parameters(archive.model)
+    scales = None
+    if compressor.compression.data_aware:
+        scales = calibrate(compressor, archive, calibration_data, calibration_instances)
+        compression = {**compression, "calibrated": True}
+    report = compressor.compression.apply(archive.model, data_scales=scales)
+    config = archive.config.as_dict(quiet=True)
+    config["model"] = {"type": compressor.wrapper, "model": config["model"], "compression": compression}
+    write_archive(archive_file, output_file, config, archive.model.state_dict())
+    return ArchiveCompression(report, params_before, count_parameters(archive.model))
+
+
+def check_archive_paths(archive_file: str, output_file: str, overwrite: bool) -> None:
+    """`ConfigurationError` unless `archive_file` exists and `output_file` may be written."""
     if os.path.abspath(output_file) == os.path.abspath(archive_file):
         raise ConfigurationError(f"output {output_file!r} is the input archive; the original is never overwritten")
     if os.path.exists(output_file) and not overwrite:
         raise ConfigurationError(f"output {output_file!r} exists; pass --overwrite to replace it")
     if not os.path.isfile(archive_file):
         raise ConfigurationError(f"archive {archive_file!r} does not exist")
-    archive = load_archive(archive_file)
-    if _is_compressed(archive.model):
-        raise ConfigurationError(f"archive {archive_file!r} is already compressed; compress the uncompressed one")
-    compressor = archive_compressor(archive.model, compression)
-    params_before = count_parameters(archive.model)
-    data_scales, method = None, compressor.compression.method
-    if method in DATA_AWARE_METHODS:
-        if calibration_data is None:
-            raise ConfigurationError(f"method {method!r} needs --calibration-data (data the archive's reader can read)")
-        names = compressor.compression.target_names(archive.model)
-        data_scales = compressor.data_scales(method, archive, names, calibration_data, calibration_instances)
-        compression = {**compression, "calibrated": True}
-    report = compressor.compression.apply(archive.model, data_scales=data_scales)
 
-    config = archive.config.as_dict(quiet=True)
-    config["model"] = {"type": compressor.wrapper, "model": config["model"], "compression": compression}
+
+def calibrate(compressor: ArchiveCompressor, archive: Archive, data_path: Optional[str],
+              max_instances: int) -> Dict[str, torch.Tensor]:
+    """The data-aware method's statistics for the compressor's targets, on the first instances of `data_path`."""
+    method = compressor.compression.method
+    if data_path is None:
+        raise ConfigurationError(f"method {method!r} needs --calibration-data (data the archive's reader can read)")
+    names = compressor.compression.target_names(archive.model)
+    batches = evaluation_batches(archive, data_path, max_instances, compressor.calibration_batch_size)
+    return data_scales(method, archive.model, names, batches, compressor.input_sources(names))
+
+
+def write_archive(archive_file: str, output_file: str, config: Dict[str, Any],
+                  state_dict: Dict[str, torch.Tensor]) -> None:
+    """
+    `archive_file`'s members with `config` and `state_dict` replaced, as a new archive `output_file`,
+    written atomically (a temporary folder beside it, then a rename).
+    """
     output_folder = os.path.dirname(os.path.abspath(output_file))
-    with tempfile.TemporaryDirectory(dir=output_folder, prefix=".compress-") as workdir:
+    with atomic_path(output_file) as partial, \
+            tempfile.TemporaryDirectory(dir=output_folder, prefix=".compress-") as workdir:
         with tarfile.open(archive_file, "r:gz") as tar:
             tar.extractall(workdir, filter="data")
         with open(os.path.join(workdir, CONFIG_NAME), "w") as handle:
             json.dump(config, handle, indent=2)
-        torch.save(archive.model.state_dict(), os.path.join(workdir, _WEIGHTS_NAME))
+        torch.save(state_dict, os.path.join(workdir, _WEIGHTS_NAME))
         extra = sorted(set(os.listdir(workdir)) - STANDARD_MEMBERS)
-        partial = os.path.join(workdir, "model.tar.gz")
         archive_model(workdir, weights=_WEIGHTS_NAME, archive_path=partial, include_in_archive=extra or None)
-        os.replace(partial, output_file)
-    return ArchiveCompression(report, params_before, count_parameters(archive.model))
 
 
 @Subcommand.register("compress")

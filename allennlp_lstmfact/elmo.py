@@ -18,62 +18,14 @@ import torch
 from torch import nn
 
 from allennlp_lstmfact.bilm_files import check_elmo_files
+from allennlp_lstmfact.compression_block import LstmCompressionBlock
 from allennlp_lstmfact.core import CompressionReport, CompressionSpec, compress_modules, count_parameters
-from allennlp_lstmfact.core.rank_selection import ranks_depend_on_weights
-from allennlp_lstmfact.core.surgery import DATA_AWARE_METHODS, METHODS, find_targets
+from allennlp_lstmfact.core.surgery import find_targets
 from allennlp_lstmfact.fast_lstm_cell import use_fast_lstm_cells
 
 logger = logging.getLogger(__name__)
 
-TARGET_MODULES = {"W_i": ("input_linearity",), "W_h": ("state_linearity",),
-                  "both": ("input_linearity", "state_linearity")}
 DIRECTIONS = ("forward", "backward")
-
-
-STAND_IN_BUDGET = 0.25  # structure-only builds of spectrally chosen ranks: any valid ranks do
-
-
-class LstmCompressionBlock:
-    """
-    What the compression blocks of ELMo and of the language model share: the method and how its
-    ranks are chosen (`rank`, `budget` + `allocation`, `energy`, `rank_pattern`), turned into the
-    core `CompressionSpec` for the targets each block selects.
-    """
-
-    method: Optional[str]
-    rank: Optional[int]
-    budget: Optional[float]
-    allocation: str
-    energy: Optional[float]
-    rank_pattern: Dict[str, int]
-    allow_parameter_increase: bool
-    seed: int
-    method_options: Dict[str, Any]
-
-    @property
-    def ranks_depend_on_weights(self) -> bool:
-        return ranks_depend_on_weights(self.budget, self.allocation, self.energy)
-
-    def size(self) -> str:
-        """How the ranks are chosen, in words: "rank 10", "budget 0.1 (spectral)", "energy 0.9"."""
-        size = f"rank {self.rank}" if self.rank is not None else \
-            f"budget {self.budget:g} ({self.allocation})" if self.budget is not None else f"energy {self.energy:g}"
-        return size + (f", ranks {self.rank_pattern}" if self.rank_pattern else "")
-
-    def core_spec(self, calibrating: bool = False, structure_only: bool = False, **targets) -> CompressionSpec:
-        """
-        The `CompressionSpec` for `targets` (`targets=` or `target_regex=`). A data-aware block (asvd,
-        fisher_svd) builds plain SVD factors of the same shape unless `calibrating`. With
-        `structure_only`, ranks that would come from the spectra are stand-ins (a uniform budget):
-        the archive's factors resize the layers when it loads.
-        """
-        method = "svd" if self.method in DATA_AWARE_METHODS and not calibrating else self.method
-        sizes = dict(rank=self.rank, budget=self.budget, allocation=self.allocation, energy=self.energy)
-        if structure_only and self.ranks_depend_on_weights:
-            sizes = dict(budget=self.budget or STAND_IN_BUDGET)
-        return CompressionSpec(method=method, rank_pattern=self.rank_pattern,
-                               allow_parameter_increase=self.allow_parameter_increase, random_state=self.seed,
-                               method_options=self.method_options, **sizes, **targets)
 
 
 class ElmoCompression(LstmCompressionBlock, FromParams):
@@ -101,11 +53,13 @@ class ElmoCompression(LstmCompressionBlock, FromParams):
     seed : `int`, optional (default = `0`)
         Random state of the randomized SVD solver and of Semi-NMF.
     method_options : `Dict[str, Any]`, optional (default = `{}`)
-        Passed to the method: `solver` for SVD; `init`, `solver`, `max_iter`, `tol` for Semi-NMF;
-        `grid` for block_svd; `blocks` for monarch; `low_rank_fraction` for svd_sparse.
+        The method's options (`core/methods/`): `solver` for SVD; `init`, `solver`, `max_iter`, `tol`
+        for Semi-NMF; `grid` for block_svd; `blocks` for monarch; `low_rank_fraction` for svd_sparse;
+        `alpha` for asvd. An unknown key is an error.
     staged : `bool`, optional (default = `False`)
         Build the compressed structure but keep computing densely until the `staged_compression`
-        trainer callback compresses the matrices stage by stage (seed 002).
+        trainer callback compresses the matrices stage by stage (Gupta et al. 2024); svd, semi_nmf
+        and prune.
     calibrated : `bool`, optional (default = `False`)
         Set by `allennlp compress` for the data-aware `"asvd"` and `"fisher_svd"`: the factors were computed from
         calibration data and come from the archive's weights; construction only builds their shape.
@@ -128,51 +82,26 @@ class ElmoCompression(LstmCompressionBlock, FromParams):
                  staged: bool = False, calibrated: bool = False, budget: Optional[float] = None,
                  allocation: str = "uniform", energy: Optional[float] = None,
                  rank_pattern: Optional[Dict[str, Union[int, float]]] = None) -> None:
-        if method not in METHODS:
-            raise ConfigurationError(f"compression.method {method!r} is unknown; allowed: {', '.join(METHODS)}")
-        if method in DATA_AWARE_METHODS and not calibrated:
+        super().__init__(method, rank, target, layers, allow_parameter_increase, seed, method_options, staged,
+                         calibrated, budget, allocation, energy, rank_pattern)
+        if self.data_aware and not calibrated:
             raise ConfigurationError(f"compression.method {method!r} needs calibration data: compress a trained "
                                      f"archive with `allennlp compress --method {method} --calibration-data FILE`")
-        if target not in TARGET_MODULES:
-            raise ConfigurationError(f"compression.target {target!r} is unknown; allowed: {', '.join(TARGET_MODULES)}")
-        sizes = [key for key, value in (("rank", rank), ("budget", budget), ("energy", energy)) if value is not None]
-        if len(sizes) != 1:
-            raise ConfigurationError(f"compression.method {method!r} needs exactly one of rank, budget and energy, "
-                                     f"got {sizes or 'none'}")
-        rank_pattern = dict(rank_pattern or {})
-        for key, value in [("rank", rank), *((f"rank_pattern[{p!r}]", r) for p, r in rank_pattern.items())]:
-            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value <= 0):
-                raise ConfigurationError(f"compression.{key} must be a positive integer, got {value!r}")
-        try:
-            CompressionSpec(method=method, rank=rank, target_regex=".*", rank_pattern=rank_pattern, budget=budget,
-                            allocation=allocation, energy=energy)
-        except ValueError as error:
-            raise ConfigurationError(f"compression: {error}") from None
         directions = list(DIRECTIONS) if directions is None else directions
         unknown = [d for d in directions if d not in DIRECTIONS]
         if unknown or not directions:
             raise ConfigurationError(f"compression.directions {directions!r} is invalid; allowed: "
                                      f"a non-empty subset of {list(DIRECTIONS)}")
-        if layers is not None and (not layers or any(isinstance(k, bool) or not isinstance(k, int) for k in layers)):
-            raise ConfigurationError(f"compression.layers must be a non-empty list of layer indices, got {layers!r}")
-        self.method, self.rank, self.target = method, rank, target
-        self.layers, self.directions = layers, directions
-        self.allow_parameter_increase, self.seed = allow_parameter_increase, seed
-        self.method_options = dict(method_options or {})
-        self.staged, self.calibrated = staged, calibrated
-        self.budget, self.allocation, self.energy, self.rank_pattern = budget, allocation, energy, rank_pattern
+        self.directions = directions
 
     def spec(self, num_layers: int, calibrating: bool = False) -> CompressionSpec:
         """
         The core `CompressionSpec` for an ELMo biLM with `num_layers` LSTM layers. A calibrated
         data-aware block (asvd, fisher_svd) builds plain SVD factors of the same shape unless `calibrating`.
         """
-        layers = list(range(num_layers)) if self.layers is None else self.layers
-        bad = [k for k in layers if not 0 <= k < num_layers]
-        if bad:
-            raise ConfigurationError(f"compression.layers {bad} out of range; this ELMo has layers 0..{num_layers - 1}")
+        layers = self.layer_indices(num_layers, "this ELMo has layers")
         regex = r"(.*\.)?({})_layer_({})\.({})".format(
-            "|".join(self.directions), "|".join(map(str, layers)), "|".join(TARGET_MODULES[self.target]))
+            "|".join(self.directions), "|".join(map(str, layers)), "|".join(self.target_attributes))
         return self.core_spec(calibrating, target_regex=regex)
 
     def elmos(self, module: nn.Module) -> Dict[str, Elmo]:

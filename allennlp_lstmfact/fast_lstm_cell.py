@@ -28,7 +28,8 @@ from allennlp.modules.lstm_cell_with_projection import LstmCellWithProjection
 from allennlp.nn.util import add_sentence_boundary_token_ids
 from torch import nn
 
-from allennlp_lstmfact.core.layers import LowRankLinear, MaskedLinear
+from allennlp_lstmfact.core.layers import LowRankLinear
+from allennlp_lstmfact.core.methods.prune import MaskedLinear
 
 # Multiply by oneDNN-reordered weights in the gradient-free loop (set to False to use plain matmuls).
 PREPACK_WEIGHTS = True

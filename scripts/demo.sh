@@ -19,4 +19,4 @@ grep -E "Compressed ELMo|Epoch [0-9]+/|\"best_validation_accuracy\"" "$out.train
 echo "== evaluating $out/model.tar.gz on $test_file"
 allennlp evaluate "$out/model.tar.gz" "$test_file" --include-package allennlp_lstmfact \
   --output-file "$out/test_metrics.json" > "$out/evaluate.log" 2>&1
-python scripts/summarize_run.py "$out" 2>/dev/null
+python -m scripts.summarize_run "$out" 2>/dev/null

@@ -20,7 +20,7 @@ pip() { "$VENV/bin/python" -m pip --disable-pip-version-check -q "$@"; }
 pip install -c constraints.txt "torch==2.13.0" setuptools
 pip install --no-deps "allennlp==2.10.1" "allennlp-models==2.10.1" "transformers==4.25.1"
 pip install -r requirements.txt -c constraints.txt
-pip install -r requirements-sweep.txt -c constraints.txt   # optional Ray dispatch of sweeps (tests/sweep)
+pip install -r requirements-sweep.txt -c constraints.txt   # optional Ray dispatch of sweeps (tests/experiments/sweep)
 pip install --no-deps --no-build-isolation -e .
 
 site_packages=$("$VENV/bin/python" -c "import sysconfig; print(sysconfig.get_paths()['purelib'])")

@@ -2,47 +2,29 @@
 Run a compression sweep (method × target × rank × seed × fine-tuning) through stock AllenNLP
 commands and write its tidy CSV (+ .meta.json). Resumable: finished runs are skipped.
 
-Usage:
-  LSTMFACT_DATA=../shared/data .venv/bin/python scripts/sweep.py --preset sst5 \\
+Usage (from the repository root):
+  LSTMFACT_DATA=../shared/data .venv/bin/python -m scripts.sweep --preset sst5 \\
       --methods svd semi_nmf prune --targets W_h W_i --ranks 2 8 --seeds 1 2 3 --fine-tune both \\
       --env NUM_EPOCHS=3 --workers 2 --csv docs/sweeps/sst5.csv
-  .venv/bin/python scripts/sweep.py my_grid.json --ray            # each run a Ray task (local instance)
-  .venv/bin/python scripts/sweep.py my_grid.yaml --dry-run        # print the runs and their commands
-  .venv/bin/python scripts/sweep.py my_grid.yaml --collect        # CSV of the runs finished so far
+  .venv/bin/python -m scripts.sweep my_grid.json --ray            # each run a Ray task (local instance)
+  .venv/bin/python -m scripts.sweep my_grid.yaml --dry-run        # print the runs and their commands
+  .venv/bin/python -m scripts.sweep my_grid.yaml --collect        # CSV of the runs finished so far
 """
 import argparse
 import sys
 
-from allennlp_lstmfact.sweep.grid import GridError, GridSpec
-from allennlp_lstmfact.sweep.jobs import SweepPlan, describe_plan
-from allennlp_lstmfact.sweep.presets import PRESETS, preset
-from allennlp_lstmfact.sweep.runner import run_sweep
+from experiments.sweep.grid import GridError
+from experiments.sweep.jobs import SweepPlan, describe_plan
+from experiments.sweep.presets import PRESETS, load_grid
+from experiments.sweep.runner import run_sweep
 
 FINE_TUNE_CHOICES = {"no": [False], "yes": [True], "both": [False, True]}
-
-
-def grid_from_args(args: argparse.Namespace) -> GridSpec:
-    changes = {"methods": args.methods, "targets": args.targets, "ranks": args.ranks, "seeds": args.seeds,
-               "fine_tune": FINE_TUNE_CHOICES.get(args.fine_tune), "task": args.task, "layers": args.layers}
-    if args.grid:
-        spec = GridSpec.from_file(args.grid).replace(**changes)
-    elif args.preset:
-        spec = preset(args.preset, **changes)
-    else:
-        raise GridError("give a grid file or --preset")
-    if args.env:
-        pairs = [item.split("=", 1) for item in args.env]
-        if any(len(pair) != 2 for pair in pairs):
-            raise GridError("--env takes NAME=VALUE pairs")
-        spec = spec.replace(env={**spec.env, **dict(pairs)})
-    return spec
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.strip().split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
-    parser.add_argument("grid", nargs="?",
-                        help="grid spec (.json or .yaml; keys: see allennlp_lstmfact.sweep.grid.GridSpec)")
+    parser.add_argument("grid", nargs="?", help="grid spec (.json or .yaml; keys: see experiments.sweep.grid.GridSpec)")
     parser.add_argument("--preset", choices=list(PRESETS), help="a CPU-scale task grid instead of a file")
     parser.add_argument("--task", help="rename the task (run folders, CSV)")
     parser.add_argument("--methods", nargs="+")
@@ -63,7 +45,9 @@ def main() -> None:
                         help="run nothing: write the CSV of the runs finished so far (the others listed as unfinished)")
     args = parser.parse_args()
     try:
-        spec = grid_from_args(args)
+        spec = load_grid(args.grid, args.preset, args.env, methods=args.methods, targets=args.targets,
+                         ranks=args.ranks, seeds=args.seeds, fine_tune=FINE_TUNE_CHOICES.get(args.fine_tune),
+                         task=args.task, layers=args.layers)
         if args.dry_run:
             print("\n".join(describe_plan(SweepPlan(spec, args.out, args.threads or 1))))
             return

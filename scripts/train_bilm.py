@@ -2,8 +2,16 @@
 Train an ELMo-architecture biLM (default: the PTB CPU preset), export it as the ELMo files stock
 `allennlp.modules.elmo.Elmo` loads, check them, and report perplexities.
 
-    LSTMFACT_DATA=../shared/data .venv/bin/python scripts/train_bilm.py         # -> runs/bilm_ptb/
-    LSTMFACT_DATA=../shared/data .venv/bin/python scripts/train_bilm.py         # again: resumes or reuses
+    LSTMFACT_DATA=../shared/data .venv/bin/python -m scripts.train_bilm         # -> runs/bilm_ptb/
+    LSTMFACT_DATA=../shared/data .venv/bin/python -m scripts.train_bilm         # again: resumes or reuses
+    LSTMFACT_DATA=../shared/data .venv/bin/python -m scripts.train_bilm --preset unlabeled  # -> runs/bilm_unlabeled/
+
+Presets (`--config`, `-s`, `--num-epochs`, `--threads` override theirs):
+  ptb        training_configs/bilm/elmo_bilm_ptb_small.jsonnet: PTB train, 1 epoch, 1 thread
+  unlabeled  training_configs/bilm/elmo_bilm_unlabeled.jsonnet: all the shared data's unlabeled text
+             no downstream test uses (PTB train, WikiText-2 valid, SST-5 train, SNLI dev, SQuAD
+             train sample), 4 epochs (~3 h), 2 threads
+Rerun the same command to resume: the config (epochs included) must not change between runs.
 
 Training is stock `allennlp train` (seeded config, tqdm progress, a checkpoint every 10 minutes and
 each epoch, perplexity per epoch in metrics_epoch_*.json, test perplexity in metrics.json); a run
@@ -18,26 +26,36 @@ import os
 import torch
 from allennlp.common.plugins import import_plugins
 
-from allennlp_lstmfact.bilm.pipeline import bilm_run_report, export_archive, train_bilm
+from experiments.bilm_training import train_export_and_report
 
-if __name__ == "__main__":
+
+# preset -> (config, serialization dir, NUM_EPOCHS, torch threads)
+PRESETS = {
+    "ptb": ("training_configs/bilm/elmo_bilm_ptb_small.jsonnet", "runs/bilm_ptb", 1, 1),
+    "unlabeled": ("training_configs/bilm/elmo_bilm_unlabeled.jsonnet", "runs/bilm_unlabeled", 4, 2),
+}
+
+
+def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--config", default="training_configs/bilm/elmo_bilm_ptb_small.jsonnet")
-    parser.add_argument("-s", "--serialization-dir", default="runs/bilm_ptb")
-    parser.add_argument("--num-epochs", type=int, default=1, help="NUM_EPOCHS for the config (1: ~40 min on 1 CPU thread)")
-    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    parser.add_argument("--preset", choices=sorted(PRESETS), default="ptb", help="config, folder, epochs, threads")
+    parser.add_argument("--config", help="the preset's config unless given")
+    parser.add_argument("-s", "--serialization-dir", help="the preset's folder unless given")
+    parser.add_argument("--num-epochs", type=int, help="NUM_EPOCHS for the config (the preset's unless given)")
+    parser.add_argument("--threads", type=int, help="torch CPU threads (ptb: 1, unlabeled: 2)")
     parser.add_argument("-o", "--overrides", default="", help="JSON overrides of the config (as allennlp train -o)")
     parser.add_argument("--force", action="store_true", help="train from scratch even if the folder holds a run")
     args = parser.parse_args()
-
+    config, folder, epochs, threads = PRESETS[args.preset]
+    args.config, args.serialization_dir = args.config or config, args.serialization_dir or folder
+    args.num_epochs, args.threads = args.num_epochs or epochs, args.threads or threads
     logging.basicConfig(level=logging.INFO, format="%(asctime)s - %(levelname)s - %(name)s - %(message)s")
     torch.set_num_threads(args.threads)
     os.environ["NUM_EPOCHS"] = str(args.num_epochs)
     import_plugins()
-
-    archive = train_bilm(args.config, args.serialization_dir, overrides=args.overrides, force=args.force)
-    options_file, weight_file = export_archive(archive, os.path.join(args.serialization_dir, "elmo"))
-    report = bilm_run_report(args.serialization_dir, options_file, weight_file)
-    with open(os.path.join(args.serialization_dir, "bilm_report.json"), "w") as handle:
-        json.dump(report, handle, indent=2)
+    report = train_export_and_report(args.config, args.serialization_dir, args.overrides, args.force)
     print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -54,6 +54,18 @@ def dense_lm_run(tmp_path_factory):
     return folder, model
 
 
+@pytest.fixture(scope="module")
+def one_thread():
+    """One torch thread for the module: tiny models gain nothing from more, and lose much to
+    oversubscription on a busy machine."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def shared_data() -> Path:
     """The real-data folder named by LSTMFACT_DATA, or skip the test."""
     folder = os.environ.get("LSTMFACT_DATA", "")

@@ -6,7 +6,8 @@ allennlp `_ElmoBiLm` from, and the trained `_ElmoBiLm` written back as the ELMo 
 Loading (`_ElmoCharacterEncoder._load_*`, `ElmoLstm.load_weights`) transposes tf matrices,
 prepends a zero padding row to `char_embed`, negates the highway carry weights, reorders the LSTM
 gates from tf's (i, j, f, o) to (i, f, j, o) and adds 1 to the forget-gate bias; `bilm_tf_weights`
-undoes each of these, so export → load is the identity on the model's function.
+undoes each of these, so export → load is the identity on the model's function, which
+`max_elmo_difference` checks.
 """
 import os
 import re
@@ -17,7 +18,7 @@ from typing import Any, Dict, List, Union
 import numpy as np
 import torch
 from allennlp.common.checks import ConfigurationError
-from allennlp.modules.elmo import _ElmoBiLm
+from allennlp.modules.elmo import Elmo, _ElmoBiLm, batch_to_ids
 from allennlp.modules.elmo_lstm import ElmoLstm
 
 from allennlp_lstmfact.bilm_files import LSTM_CELL, REQUIRED_OPTIONS, expected_weight_shapes, write_elmo_files
@@ -203,3 +204,37 @@ def export_elmo(source: torch.nn.Module, options_file: str, weight_file: str) ->
     write_elmo_files(options, bilm_tf_weights(bilm), options_file, weight_file)
     return options
 
+
+@torch.no_grad()
+def max_elmo_difference(source: torch.nn.Module, options_file: str, weight_file: str,
+                        sentences: List[List[str]]) -> float:
+    """
+    Max |difference| between the layer activations of the biLM in `source` and those of stock
+    `Elmo` loaded from `options_file`/`weight_file`, on `sentences`, both from zero LSTM states:
+    the check that an export (`export_elmo`) is what stock `Elmo` computes.
+
+    # Parameters
+
+    source : `torch.nn.Module`
+        An `_ElmoBiLm` or a model holding one (`find_bilm`).
+    options_file, weight_file : `str`
+        The ELMo files, e.g. written by `export_elmo`.
+    sentences : `List[List[str]]`
+        Tokenized sentences.
+    """
+    bilm = find_bilm(source)
+    elmo = Elmo(options_file, weight_file, num_output_representations=1, dropout=0.0)
+    character_ids = batch_to_ids(sentences)
+    difference = 0.0
+    was_training = bilm.training
+    bilm.eval()
+    for module in (bilm, elmo._elmo_lstm):
+        module._elmo_lstm.reset_states()
+    try:
+        ours, stock = bilm(character_ids), elmo._elmo_lstm(character_ids)
+    finally:
+        bilm._elmo_lstm.reset_states()
+        bilm.train(was_training)
+    for mine, theirs in zip(ours["activations"], stock["activations"]):
+        difference = max(difference, (mine - theirs).abs().max().item())
+    return difference

@@ -80,6 +80,32 @@ def check_rank(rank, shape: Tuple[int, int], *, allow_parameter_increase: bool =
     return rank
 
 
+def check_svd_solver(solver: str) -> None:
+    if solver not in SVD_SOLVERS:
+        raise ValueError(f"unknown SVD solver {solver!r}; allowed: {', '.join(SVD_SOLVERS)}")
+
+
+def check_semi_nmf_options(init: str, solver: str, max_iter: int, tol: float) -> None:
+    """Raise `ValueError` naming the first bad Semi-NMF option."""
+    if init not in SEMI_NMF_INITS:
+        raise ValueError(f"unknown Semi-NMF init {init!r}; allowed: {', '.join(SEMI_NMF_INITS)}")
+    if solver not in SEMI_NMF_SOLVERS:
+        raise ValueError(f"unknown Semi-NMF solver {solver!r}; allowed: {', '.join(SEMI_NMF_SOLVERS)}")
+    if isinstance(max_iter, bool) or not isinstance(max_iter, int) or max_iter < 1:
+        raise ValueError(f"max_iter must be a positive integer, got {max_iter!r}")
+    if isinstance(tol, bool) or not isinstance(tol, (int, float)) or not tol >= 0:
+        raise ValueError(f"tol must be a non-negative number, got {tol!r}")
+
+
+def top_k_mask(values: torch.Tensor, keep: int) -> torch.Tensor:
+    """Boolean mask (shape of `values`) of its `keep` largest entries; ties broken by position."""
+    flat = values.detach().flatten()
+    mask = torch.zeros_like(flat, dtype=torch.bool)
+    if keep > 0:
+        mask[torch.topk(flat, min(keep, flat.numel()), sorted=False).indices] = True
+    return mask.view_as(values)
+
+
 def _rng(random_state: RandomState) -> np.random.Generator:
     if isinstance(random_state, np.random.Generator):
         return random_state
@@ -188,8 +214,7 @@ def truncated_svd(weight: torch.Tensor, rank: int, *, solver: str = "auto", rand
     """
     check_weight(weight)
     rank = check_rank(rank, tuple(weight.shape), allow_parameter_increase=allow_parameter_increase)
-    if solver not in SVD_SOLVERS:
-        raise ValueError(f"unknown SVD solver {solver!r}; allowed: {', '.join(SVD_SOLVERS)}")
+    check_svd_solver(solver)
     factor_u, factor_v = _svd_factors(weight, rank, solver, random_state)
     return factor_u.to(weight.dtype), factor_v.to(weight.dtype)
 
@@ -264,7 +289,7 @@ def semi_nmf(weight: torch.Tensor, rank: int, *, init: str = "svd", solver: str 
     Semi-NMF (Ding, Li & Jordan 2010): W ≈ U V with V ≥ 0 and U unconstrained.
 
     Alternates the exact least-squares update of U with an update of V that never increases
-    ‖W − UV‖_F²: coordinate descent over V's rows (as seed 001) or Ding et al.'s multiplicative rule. Stops when the relative decrease of the objective over one
+    ‖W − UV‖_F²: coordinate descent over V's rows (as Winata et al. 2019) or Ding et al.'s multiplicative rule. Stops when the relative decrease of the objective over one
     iteration is below `tol`, or after `max_iter` iterations (then warns `ConvergenceWarning`).
 
     The least-squares U = W Vᵀ(VVᵀ)⁻¹ always lies in W's column space, so for a tall W (m > n) the
@@ -296,14 +321,7 @@ def semi_nmf(weight: torch.Tensor, rank: int, *, init: str = "svd", solver: str 
     """
     check_weight(weight)
     rank = check_rank(rank, tuple(weight.shape), allow_parameter_increase=allow_parameter_increase)
-    if init not in SEMI_NMF_INITS:
-        raise ValueError(f"unknown Semi-NMF init {init!r}; allowed: {', '.join(SEMI_NMF_INITS)}")
-    if solver not in SEMI_NMF_SOLVERS:
-        raise ValueError(f"unknown Semi-NMF solver {solver!r}; allowed: {', '.join(SEMI_NMF_SOLVERS)}")
-    if isinstance(max_iter, bool) or not isinstance(max_iter, int) or max_iter < 1:
-        raise ValueError(f"max_iter must be a positive integer, got {max_iter!r}")
-    if not (isinstance(tol, (int, float)) and tol >= 0):
-        raise ValueError(f"tol must be a non-negative number, got {tol!r}")
+    check_semi_nmf_options(init, solver, max_iter, tol)
 
     matrix = weight.detach()
     compressed = matrix.shape[0] > matrix.shape[1]
@@ -340,17 +358,13 @@ def semi_nmf(weight: torch.Tensor, rank: int, *, init: str = "svd", solver: str 
 
 def magnitude_prune_mask(weight: torch.Tensor, rank: int, *, allow_parameter_increase: bool = False) -> torch.Tensor:
     """
-    Boolean mask keeping the r(m + n) largest-magnitude entries of `weight` (seed 001, footnote 1).
+    Boolean mask keeping the r(m + n) largest-magnitude entries of `weight` (Winata et al. 2019, footnote 1).
 
     Ties at the threshold are broken by position, so exactly r(m + n) entries are kept.
     """
     check_weight(weight)
     rank = check_rank(rank, tuple(weight.shape), allow_parameter_increase=allow_parameter_increase)
-    keep = min(low_rank_parameter_count(tuple(weight.shape), rank), weight.numel())
-    flat = weight.detach().abs().flatten()
-    mask = torch.zeros_like(flat, dtype=torch.bool)
-    mask[torch.topk(flat, keep, sorted=False).indices] = True
-    return mask.view_as(weight)
+    return top_k_mask(weight.abs(), low_rank_parameter_count(tuple(weight.shape), rank))
 
 
 def relative_error(weight: torch.Tensor, approximation: torch.Tensor) -> float:

@@ -1,5 +1,5 @@
 """
-What seed 001 measures: parameter counts, the efficiency E(r) (eq. 10), and matrix norms.
+What Winata et al. 2019 measures: parameter counts, the efficiency E(r) (eq. 10), and matrix norms.
 """
 from typing import Dict
 
@@ -20,7 +20,7 @@ def count_parameters(module: nn.Module) -> int:
 
 
 def relative_reduction(a: float, b: float) -> float:
-    """R(a, b) = (a − b) / a with a = max(a, b) (seed 001, eq. 10)."""
+    """R(a, b) = (a − b) / a with a = max(a, b) (Winata et al. 2019, eq. 10)."""
     if a < b:
         raise ValueError(f"R(a, b) needs a >= b (a is the larger value), got a={a}, b={b}")
     return (a - b) / a if a != 0 else 0.0
@@ -29,7 +29,7 @@ def relative_reduction(a: float, b: float) -> float:
 def efficiency(metric: float, compressed_metric: float, params: int, compressed_params: int,
                lower_is_better: bool = False) -> float:
     """
-    E(r) = R(M, M^r) / R(P, P^r) (seed 001, eq. 10). Smaller is better; negative when compression
+    E(r) = R(M, M^r) / R(P, P^r) (Winata et al. 2019, eq. 10). Smaller is better; negative when compression
     improved the metric.
 
     # Parameters

@@ -21,6 +21,22 @@ def check_fraction(name: str, value: float, upper_inclusive: bool) -> None:
         raise ValueError(f"{name} must be in {allowed}, got {value!r}")
 
 
+def check_sizes(rank: Optional[int], budget: Optional[float], energy: Optional[float]) -> str:
+    """
+    Raise `ValueError` unless exactly one of `rank`, `budget` and `energy` is given (the three ways
+    to size a compression); returns the name of the one given.
+    """
+    given = [name for name, value in (("rank", rank), ("budget", budget), ("energy", energy)) if value is not None]
+    if len(given) != 1:
+        raise ValueError(f"needs exactly one of rank, budget and energy, got {given or 'none'}")
+    return given[0]
+
+
+def check_positive_rank(name: str, rank) -> None:
+    if isinstance(rank, bool) or not isinstance(rank, (int, np.integer)) or rank <= 0:
+        raise ValueError(f"{name} must be a positive integer, got {rank!r}")
+
+
 def _largest_rank(shape: Tuple[int, int], allow_parameter_increase: bool) -> int:
     return min(shape) if allow_parameter_increase else break_even_rank(shape)
 

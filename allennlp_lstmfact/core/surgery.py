@@ -1,47 +1,27 @@
 """
 One entry point, `compress_modules`, that replaces the `nn.Linear` layers of a module tree
-selected by a `CompressionSpec` with `LowRankLinear` / `MaskedLinear` layers, in place.
+selected by a `CompressionSpec` with the layers of a registered method (`core.methods`: e.g.
+`LowRankLinear` for svd, `MaskedLinear` for prune, `MonarchLinear` for monarch), in place; and
+`compress_deferred`, which compresses the staged layers it built.
 """
 import re
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import torch
 from torch import nn
 
 from allennlp_lstmfact.core.factorize import low_rank_parameter_count, relative_error
-from allennlp_lstmfact.core.layers import (
-    BlockLowRankLinear,
-    DeferredLowRankLinear,
-    DeferredMaskedLinear,
-    LowRankLinear,
-    LowRankPlusSparseLinear,
-    MaskedLinear,
-    MonarchLinear,
-)
+from allennlp_lstmfact.core.methods import MethodOptions, get_method
 from allennlp_lstmfact.core.rank_selection import (
     ALLOCATIONS,
     budget_ranks,
     check_fraction,
+    check_positive_rank,
+    check_sizes,
     energy_ranks,
     ranks_depend_on_weights,
 )
-from allennlp_lstmfact.core.structured import activation_aware_svd, data_weighted, fisher_weighted_svd
-
-# method -> (layer class, its deferred variant for staged compression or None)
-LAYERS = {
-    "svd": (LowRankLinear, DeferredLowRankLinear),
-    "semi_nmf": (LowRankLinear, DeferredLowRankLinear),
-    "prune": (MaskedLinear, DeferredMaskedLinear),
-    "block_svd": (BlockLowRankLinear, None),
-    "monarch": (MonarchLinear, None),
-    "svd_sparse": (LowRankPlusSparseLinear, None),
-    "asvd": (LowRankLinear, None),
-    "fisher_svd": (LowRankLinear, None),
-}
-METHODS = tuple(LAYERS)
-# method -> what its calibration statistics weight (see compress_linear's `data_scale`)
-DATA_AWARE_METHODS = {"asvd": "input columns", "fisher_svd": "output rows"}
 
 
 @dataclass(frozen=True)
@@ -52,7 +32,8 @@ class CompressionSpec:
     # Parameters
 
     method : `str`
-        One of `METHODS` (`"prune"`: magnitude pruning at the parameter budget of the rank).
+        A registered method (`core.methods.METHODS`; `"prune"`: magnitude pruning at the parameter
+        budget of the rank).
     rank : `int`, optional (default = `None`)
         Rank r for every target (unless `rank_pattern` says otherwise). Exactly one of `rank`,
         `budget` and `energy` is required.
@@ -79,8 +60,9 @@ class CompressionSpec:
     allow_parameter_increase : `bool`, optional (default = `False`)
         Permit ranks with r(m + n) ≥ mn.
     random_state : `int`, optional (default = `0`)
-    method_options : `Dict`, optional (default = `{}`)
-        Passed to the factorization (`solver` for SVD; `init`, `max_iter`, `tol` for Semi-NMF).
+    method_options : `Mapping[str, Any]`, optional (default = `{}`)
+        The method's options (its `MethodOptions` fields, e.g. `solver` for SVD; `init`, `max_iter`,
+        `tol` for Semi-NMF; `grid` for block_svd); stored validated, as the method's options object.
     """
 
     method: str
@@ -91,23 +73,23 @@ class CompressionSpec:
     rank_pattern: Dict[str, int] = field(default_factory=dict)
     allow_parameter_increase: bool = False
     random_state: int = 0
-    method_options: Dict = field(default_factory=dict)
+    method_options: Union[Mapping[str, Any], MethodOptions] = field(default_factory=dict)
     budget: Optional[float] = None
     allocation: str = "uniform"
     energy: Optional[float] = None
 
     def __post_init__(self) -> None:
-        if self.method not in METHODS:
-            raise ValueError(f"unknown compression method {self.method!r}; allowed: {', '.join(METHODS)}")
+        object.__setattr__(self, "method_options", get_method(self.method).parse_options(self.method_options))
         if isinstance(self.targets, str):
             object.__setattr__(self, "targets", (self.targets,))
         object.__setattr__(self, "targets", tuple(self.targets))
         object.__setattr__(self, "exclude", tuple(self.exclude))
         if not self.targets and self.target_regex is None:
             raise ValueError("a CompressionSpec needs `targets` or `target_regex` (which modules to compress)")
-        given = [key for key in ("rank", "budget", "energy") if getattr(self, key) is not None]
-        if len(given) != 1:
-            raise ValueError(f"a CompressionSpec needs exactly one of rank, budget and energy, got {given or 'none'}")
+        given = check_sizes(rank=self.rank, budget=self.budget, energy=self.energy)
+        for key, rank in [("rank", self.rank), *((f"rank_pattern[{p!r}]", r) for p, r in self.rank_pattern.items())]:
+            if rank is not None:
+                check_positive_rank(key, rank)
         if self.budget is not None:
             check_fraction("budget", self.budget, upper_inclusive=False)
         if self.energy is not None:
@@ -115,7 +97,7 @@ class CompressionSpec:
         if self.allocation not in ALLOCATIONS:
             raise ValueError(f"unknown rank allocation {self.allocation!r}; allowed: {', '.join(ALLOCATIONS)}")
         if self.allocation != "uniform" and self.budget is None:
-            raise ValueError(f"allocation {self.allocation!r} allocates a budget; give budget instead of {given[0]}")
+            raise ValueError(f"allocation {self.allocation!r} allocates a budget; give budget instead of {given}")
         for pattern in (self.target_regex, *self.exclude, *self.rank_pattern):
             if pattern is not None:
                 try:
@@ -193,36 +175,6 @@ class CompressionReport:
         return "\n".join(lines)
 
 
-def compress_linear(linear: nn.Linear, rank: int, method: str, *, deferred: bool = False,
-                    allow_parameter_increase: bool = False, random_state: int = 0,
-                    data_scale: Optional[torch.Tensor] = None, **method_options) -> nn.Module:
-    """
-    A compressed copy of one `nn.Linear` by `method` (see `METHODS`) at the parameter budget of
-    rank `rank`. With `deferred=True` (svd, semi_nmf, prune) the layer computes densely until
-    `compress_()`. The data-aware methods need the layer's `data_scale` from calibration data:
-    `"asvd"` the mean |input| per column (`structured.InputStatistics`), `"fisher_svd"` the
-    Fisher information per row (`structured.fisher_row_importance`).
-    """
-    if method not in LAYERS:
-        raise ValueError(f"unknown compression method {method!r}; allowed: {', '.join(METHODS)}")
-    layer_class, deferred_class = LAYERS[method]
-    if deferred and deferred_class is None:
-        raise ValueError(f"staged (deferred) compression supports {[m for m, (_, d) in LAYERS.items() if d]}, "
-                         f"not {method!r}")
-    if method in DATA_AWARE_METHODS:
-        if data_scale is None:
-            raise ValueError(f"method {method!r} needs statistics of its {DATA_AWARE_METHODS[method]} from "
-                             "calibration data")
-        weighted_svd = activation_aware_svd if method == "asvd" else fisher_weighted_svd
-        factor_u, factor_v = weighted_svd(linear.weight.data, rank, data_scale,
-                                          allow_parameter_increase=allow_parameter_increase, **method_options)
-        return LowRankLinear.from_factors(linear, factor_u, factor_v)
-    options = {"allow_parameter_increase": allow_parameter_increase, **method_options}
-    if method in ("svd", "semi_nmf"):
-        options.update(method=method, random_state=random_state)
-    return (deferred_class if deferred else layer_class).from_linear(linear, rank, **options)
-
-
 def _weight_count(layer: nn.Module) -> int:
     return layer.stored_parameter_count() - (layer.bias.numel() if layer.bias is not None else 0)
 
@@ -246,8 +198,7 @@ def compress_deferred(root: nn.Module, names: Optional[Sequence[str]] = None) ->
     for name in (names if names is not None else layers):
         layer = layers[name]
         layer.compress_()
-        method = "prune" if isinstance(layer, MaskedLinear) else layer.method
-        report.matrices.append(_report_row(name, layer, method, layer.rank, layer.weight))
+        report.matrices.append(_report_row(name, layer, layer.method, layer.rank, layer.weight))
     return report
 
 
@@ -273,8 +224,9 @@ def compress_modules(root: nn.Module, spec: CompressionSpec, progress: bool = Fa
     `root` untouched. Raises `ValueError` when nothing matched. With `deferred=True` the layers get
     their compressed structure but compute densely until `compress_deferred` (staged compression);
     the report then gives the budget, with NaN errors. `data_scales` (module name → calibration
-    statistics, see `compress_linear`) feed the data-aware methods `DATA_AWARE_METHODS`.
+    statistics, see `CompressionMethod.calibration`) feed the data-aware methods.
     """
+    method = get_method(spec.method)
     names = find_targets(root, spec)
     if not names:
         available = [name for name, module in root.named_modules() if isinstance(module, nn.Linear)]
@@ -288,11 +240,11 @@ def compress_modules(root: nn.Module, spec: CompressionSpec, progress: bool = Fa
         names_iter = names
     try:
         weights = {name: root.get_submodule(name).weight.data for name in names}
-        if spec.method in DATA_AWARE_METHODS and spec.ranks_depend_on_weights:
+        if method.data_aware and spec.ranks_depend_on_weights:
             missing = sorted(set(names) - set(data_scales or {}))
             if missing:
                 raise ValueError(f"method {spec.method!r} has no calibration statistics for {missing}")
-            weights = {name: data_weighted(spec.method, weight, data_scales[name], **spec.method_options)
+            weights = {name: method.weighted(weight, data_scales[name], spec.method_options)
                        for name, weight in weights.items()}
         ranks = spec.ranks(weights)
     except ValueError as error:
@@ -302,11 +254,10 @@ def compress_modules(root: nn.Module, spec: CompressionSpec, progress: bool = Fa
         linear = root.get_submodule(name)
         rank = ranks[name]
         try:
-            layer = compress_linear(linear, rank, spec.method, deferred=deferred,
-                                    allow_parameter_increase=spec.allow_parameter_increase,
-                                    random_state=spec.random_state,
-                                    data_scale=(data_scales or {}).get(name), **spec.method_options)
-        except (ValueError, TypeError) as error:
+            layer = method.from_linear(linear, rank, spec.method_options, deferred=deferred,
+                                       allow_parameter_increase=spec.allow_parameter_increase,
+                                       random_state=spec.random_state, data_scale=(data_scales or {}).get(name))
+        except ValueError as error:
             raise ValueError(f"cannot compress {name!r}: {error}") from None
         replacements[name] = layer
         row = _report_row(name, layer, spec.method, rank, linear.weight)

@@ -7,32 +7,25 @@ applies it when it is constructed, so an archive reloads with stock `allennlp ev
 `compressed_from_pretrained` builds a model, loads the weights of a trained archive into it,
 compresses it and returns it: the model to fine-tune.
 """
-import itertools
 import logging
-from typing import Any, Dict, Iterable, List, Optional, Union
+from typing import Any, Dict, List, Optional, Union
 
 import torch
 from allennlp.common import FromParams
 from allennlp.common.checks import ConfigurationError
 from allennlp.data import Vocabulary
 from allennlp.models import Model
+from allennlp.models.archival import Archive, load_archive
 from torch import nn
 
-from allennlp_lstmfact.core import (
-    DATA_AWARE_METHODS,
-    CompressionReport,
-    CompressionSpec,
-    compress_modules,
-    count_parameters,
-    fisher_row_importance,
-)
-from allennlp_lstmfact.elmo import TARGET_MODULES, ElmoCompression, LstmCompressionBlock
+from allennlp_lstmfact.calibration import data_scales, evaluation_batches
+from allennlp_lstmfact.compression_block import LstmCompressionBlock
+from allennlp_lstmfact.core import CompressionReport, CompressionSpec, compress_modules, count_parameters
+from allennlp_lstmfact.core.calibration import InputSource
 from allennlp_lstmfact.lm.lstm import LstmLayer
 from allennlp_lstmfact.lm.vocabulary_compression import VocabularyCompression
 
 logger = logging.getLogger(__name__)
-
-STAGED_METHODS = ("svd", "semi_nmf", "prune")
 
 
 class LanguageModelCompression(LstmCompressionBlock, FromParams):
@@ -91,22 +84,12 @@ class LanguageModelCompression(LstmCompressionBlock, FromParams):
                                          "matrices) and/or vocabulary (embedding and softmax)")
             if staged:
                 raise ConfigurationError("compression.staged applies to the LSTM matrices; this block has no method")
-        else:  # the LSTM keys are ELMo's: the same checks and messages
-            ElmoCompression(method, rank, target=target, layers=layers,
-                            allow_parameter_increase=allow_parameter_increase, seed=seed,
-                            method_options=method_options, calibrated=True, budget=budget, allocation=allocation,
-                            energy=energy, rank_pattern=rank_pattern)
-            if staged and method not in STAGED_METHODS:
-                raise ConfigurationError(f"compression.staged supports methods {list(STAGED_METHODS)}, not {method!r}")
+        super().__init__(method, rank, target, layers, allow_parameter_increase, seed, method_options, staged,
+                         calibrated, budget, allocation, energy, rank_pattern)
         if staged and vocabulary is not None:
             raise ConfigurationError("compression.staged covers the LSTM matrices only; compress the vocabulary in a "
                                      "block without staged")
-        self.method, self.rank, self.target, self.layers = method, rank, target, layers
-        self.allow_parameter_increase, self.seed = allow_parameter_increase, seed
-        self.method_options = dict(method_options or {})
-        self.staged, self.calibrated, self.vocabulary = staged, calibrated, vocabulary
-        self.budget, self.allocation, self.energy = budget, allocation, energy
-        self.rank_pattern = dict(rank_pattern or {})
+        self.vocabulary = vocabulary
 
     @staticmethod
     def lstm_layer_names(module: nn.Module) -> List[str]:
@@ -118,12 +101,8 @@ class LanguageModelCompression(LstmCompressionBlock, FromParams):
         """
         if self.method is None:
             raise ConfigurationError("this compression block has no LSTM method")
-        chosen = range(len(layer_names)) if self.layers is None else self.layers
-        bad = [k for k in chosen if not 0 <= k < len(layer_names)]
-        if bad:
-            raise ConfigurationError(f"compression.layers {bad} out of range; this model has LSTM layers "
-                                     f"0..{len(layer_names) - 1}")
-        targets = [f"{layer_names[k]}.{attribute}" for k in chosen for attribute in TARGET_MODULES[self.target]]
+        chosen = self.layer_indices(len(layer_names), "this model has LSTM layers")
+        targets = [f"{layer_names[k]}.{attribute}" for k in chosen for attribute in self.target_attributes]
         return self.core_spec(calibrating, structure_only, targets=targets)
 
     def target_names(self, module: nn.Module) -> List[str]:
@@ -138,7 +117,7 @@ class LanguageModelCompression(LstmCompressionBlock, FromParams):
         """
         Compress `module`'s selected LSTM matrices and/or vocabulary matrices in place.
 
-        `data_scales` (names as in `target_names`, see `lstm_data_scales`) are the calibration
+        `data_scales` (names as in `target_names`, see `compress_model`) are the calibration
         statistics of asvd / fisher_svd. `structure_only`: the weights will be loaded from an archive
         next, so only the compressed shapes matter (no statistics, no GroupReduce frequencies).
         """
@@ -147,9 +126,8 @@ class LanguageModelCompression(LstmCompressionBlock, FromParams):
             layer_names = self.lstm_layer_names(module)
             if not layer_names:
                 raise ConfigurationError(f"no LstmLayer found in {type(module).__name__} to compress")
-            data_aware = self.method in DATA_AWARE_METHODS
-            calibrating = data_aware and data_scales is not None
-            if data_aware and not (calibrating or self.calibrated or structure_only):
+            calibrating = self.data_aware and data_scales is not None
+            if self.data_aware and not (calibrating or self.calibrated or structure_only):
                 raise ConfigurationError(f"compression.method {self.method!r} needs calibration data: use "
                                          "compressed_from_pretrained with calibration_data_path, or "
                                          "`allennlp compress --calibration-data`")
@@ -178,97 +156,34 @@ class LanguageModelCompression(LstmCompressionBlock, FromParams):
         return ", ".join(parts)
 
 
-def lstm_input_scales(model: nn.Module, names: List[str], batches: Iterable[Dict[str, Any]]) -> Dict[str, torch.Tensor]:
+def lstm_input_sources(names: List[str]) -> Dict[str, InputSource]:
     """
-    asvd's statistics for the LSTM linear layers `names` of `model` (e.g. `"lstm_layers.0.state_linearity"`):
-    the mean absolute value of each input feature over `batches` (in evaluation mode). W_i's inputs are
-    the layer's inputs; W_h's are the hidden states h_{t-1}, which the layer's time loop feeds to the
-    matrix directly, so they are read from the layer's outputs (h_1..h_T, which differ from h_0..h_{T-1}
-    only at the window edges).
+    Where asvd observes the inputs of LSTM matrices (`"lstm_layers.0.state_linearity"`, ...): W_h's
+    inputs are the hidden states h_{t-1}, which the layer's time loop feeds to the matrix directly, so
+    they are read from the layer's outputs (h_1..h_T, which differ from h_0..h_{T-1} only at the window
+    edges); W_i's are its module's own inputs.
     """
-    sums: Dict[str, torch.Tensor] = {}
-    counts: Dict[str, int] = {}
-    by_layer: Dict[str, List[str]] = {}
-    for name in names:
-        layer_name, _, attribute = name.rpartition(".")
-        if attribute not in ("input_linearity", "state_linearity") or \
-                not isinstance(model.get_submodule(layer_name), LstmLayer):
-            raise ValueError(f"{name!r} is not the input_linearity or state_linearity of an LstmLayer")
-        by_layer.setdefault(layer_name, []).append(name)
-
-    def record(name: str, values: torch.Tensor) -> None:
-        values = values.detach().abs().reshape(-1, values.shape[-1]).double()
-        sums[name] = sums.get(name, 0) + values.sum(0)
-        counts[name] = counts.get(name, 0) + values.shape[0]
-
-    def hook(layer_name: str):
-        def observe(module, inputs, output):
-            for name in by_layer[layer_name]:
-                record(name, inputs[0] if name.endswith("input_linearity") else output[0])
-        return observe
-
-    handles = [model.get_submodule(layer_name).register_forward_hook(hook(layer_name)) for layer_name in by_layer]
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            for batch in batches:
-                model(**batch)
-    finally:
-        for handle in handles:
-            handle.remove()
-        model.train(was_training)
-    missing = [name for name in names if name not in counts]
-    if missing:
-        raise ValueError(f"no calibration input reached {missing}")
-    return {name: (sums[name] / counts[name]).clamp_min(1e-6).float() for name in names}
-
-
-def lstm_data_scales(method: str, model: Model, names: List[str],
-                     batches: List[Dict[str, Any]]) -> Dict[str, torch.Tensor]:
-    """
-    The calibration statistics of a data-aware `method` for the LSTM linear layers `names`: asvd's
-    mean |input| per column (`lstm_input_scales`) or fisher_svd's Fisher information per row (the
-    model's loss on each batch, in evaluation mode, the hidden state carried as in evaluation).
-    """
-    if method == "asvd":
-        return lstm_input_scales(model, names, batches)
-    was_training = model.training
-    model.eval()
-    try:
-        return fisher_row_importance(model, names, batches, lambda batch: model(**batch)["loss"])
-    finally:
-        model.train(was_training)
-
-
-def calibration_batches(model: Model, data_path: str, num_batches: int, batch_size: int = 10,
-                        sequence_length: int = 35) -> List[Dict[str, Any]]:
-    """The first `num_batches` BPTT batches of the corpus `data_path`, indexed with `model`'s vocabulary."""
-    from allennlp_lstmfact.lm.data_loader import BpttStreamDataLoader
-    from allennlp_lstmfact.lm.dataset_reader import LineStreamReader
-
-    loader = BpttStreamDataLoader(LineStreamReader(), data_path, batch_size, sequence_length, quiet=True)
-    loader.index_with(model.vocab)
-    batches = list(itertools.islice(iter(loader), num_batches))
-    if not batches:
-        raise ConfigurationError(f"calibration data {data_path!r} gave no batches")
-    return batches
+    return {name: (name.rpartition(".")[0], lambda inputs, output: output[0])
+            for name in names if name.endswith(".state_linearity")}
 
 
 def compress_model(model: Model, compression: LanguageModelCompression, calibration_data_path: Optional[str] = None,
-                   num_calibration_batches: int = 16) -> CompressionReport:
+                   num_calibration_batches: int = 16, archive: Optional[Archive] = None,
+                   batch_size: int = 10) -> CompressionReport:
     """
     Compress a model that holds trained weights, in place: asvd and fisher_svd first collect their
-    statistics on the first `num_calibration_batches` batches (10 rows × 35 steps) of
-    `calibration_data_path`.
+    statistics on the first `num_calibration_batches` batches of `batch_size` rows of
+    `calibration_data_path`, read as `allennlp evaluate` reads it with `archive` (the model's own,
+    which says how its data is read).
     """
-    if compression.method not in DATA_AWARE_METHODS or compression.calibrated:
+    if not compression.data_aware or compression.calibrated:
         return compression.apply(model)
-    if calibration_data_path is None:
+    if calibration_data_path is None or archive is None:
         raise ConfigurationError(f"compression.method {compression.method!r} needs calibration data: set "
                                  "calibration_data_path")
-    batches = calibration_batches(model, calibration_data_path, num_calibration_batches)
-    scales = lstm_data_scales(compression.method, model, compression.target_names(model), batches)
+    batches = evaluation_batches(archive, calibration_data_path, num_calibration_batches * batch_size, batch_size)
+    names = compression.target_names(model)
+    scales = data_scales(compression.method, model, names, batches, lstm_input_sources(names))
     return compression.apply(model, data_scales=scales)
 
 
@@ -306,9 +221,9 @@ class CompressedFromPretrained(Model):
               num_calibration_batches: int = 16) -> Model:
         before = count_parameters(model)
         if pretrained_file is not None:
-            load_pretrained_weights(model, pretrained_file)
+            archive = load_pretrained_weights(model, pretrained_file)
             model.compression_report = compress_model(model, compression, calibration_data_path,
-                                                      num_calibration_batches)
+                                                      num_calibration_batches, archive)
         else:  # an archive is being loaded: its weights replace whatever is computed here
             model.compression_report = compression.apply(model, structure_only=True)
         logger.info("%s: %d -> %d parameters", type(model).__name__, before, count_parameters(model))
@@ -318,11 +233,10 @@ class CompressedFromPretrained(Model):
 Model.register("compressed_from_pretrained", constructor="build")(CompressedFromPretrained)
 
 
-def load_pretrained_weights(model: Model, archive_file: str) -> None:
-    """Copy the weights of the model in `archive_file` into `model`; the vocabularies must agree."""
-    from allennlp.models.archival import load_archive
-
-    pretrained = load_archive(archive_file).model
+def load_pretrained_weights(model: Model, archive_file: str) -> Archive:
+    """Copy the weights of the model in `archive_file` into `model` (the vocabularies must agree); returns the archive."""
+    archive = load_archive(archive_file)
+    pretrained = archive.model
     for namespace in pretrained.vocab.get_namespaces():
         if (pretrained.vocab.get_index_to_token_vocabulary(namespace)
                 != model.vocab.get_index_to_token_vocabulary(namespace)):
@@ -332,3 +246,4 @@ def load_pretrained_weights(model: Model, archive_file: str) -> None:
         model.load_state_dict(pretrained.state_dict())
     except RuntimeError as error:
         raise ConfigurationError(f"the model of {archive_file} does not fit this architecture: {error}") from None
+    return archive

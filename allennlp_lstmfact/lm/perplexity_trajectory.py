@@ -6,12 +6,13 @@ import json
 import logging
 import os
 import time
-from typing import Optional
+from typing import Dict, List, Optional
 
 from allennlp.common.checks import ConfigurationError
 from allennlp.training.callbacks.callback import TrainerCallback
 
 from allennlp_lstmfact.core import count_parameters
+from allennlp_lstmfact.lm.evaluation import evaluate_perplexity
 
 logger = logging.getLogger(__name__)
 
@@ -20,7 +21,7 @@ logger = logging.getLogger(__name__)
 class PerplexityTrajectory(TrainerCallback):
     """
     Evaluates the model's perplexity on `data_path` (the whole file as one stream, `batch_size` rows,
-    `sequence_length` steps, as `allennlp_lstmfact.lm.study.evaluate_perplexity`) when training starts
+    `sequence_length` steps, as `allennlp_lstmfact.lm.evaluation.evaluate_perplexity`) when training starts
     (after the other callbacks' `on_start`, if listed after them) and after every `every_batches`
     training batches, and appends `{"batch", "perplexity", "params", "seconds"}` to
     `perplexity_trajectory.jsonl` in the serialization directory.
@@ -49,8 +50,6 @@ class PerplexityTrajectory(TrainerCallback):
         self._last: Optional[int] = None
 
     def _measure(self, trainer, is_primary: bool) -> None:
-        from allennlp_lstmfact.lm.study import evaluate_perplexity
-
         batch = trainer._total_batches_completed
         if not is_primary or batch == self._last:
             return
@@ -75,8 +74,15 @@ class PerplexityTrajectory(TrainerCallback):
             self._measure(trainer, is_primary)
 
 
-def read_trajectory(serialization_dir: str):
-    """The records `PerplexityTrajectory` wrote in `serialization_dir`, in order."""
+def read_trajectory(serialization_dir: str) -> List[Dict[str, float]]:
+    """
+    The records `PerplexityTrajectory` wrote in `serialization_dir`, in order.
+
+    # Parameters
+
+    serialization_dir : `str`
+        The folder of the training run (it holds `perplexity_trajectory.jsonl`).
+    """
     path = os.path.join(serialization_dir, "perplexity_trajectory.jsonl")
     with open(path) as handle:
         return [json.loads(line) for line in handle if line.strip()]

@@ -25,13 +25,9 @@ def corpus_batches(vocab: Vocabulary, batch_size: int = 4):
         yield batch.as_tensor_dict()
 
 
-@pytest.fixture(autouse=True, scope="package")
-def one_thread():
-    """Tiny models gain nothing from more threads, and lose much to oversubscription on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+@pytest.fixture(autouse=True)
+def single_thread(one_thread):
+    """Every test here runs on one torch thread (see `one_thread`)."""
 
 
 @pytest.fixture(scope="session")

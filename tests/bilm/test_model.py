@@ -6,12 +6,10 @@ import torch
 from allennlp.common import Params
 from allennlp.common.checks import ConfigurationError
 from allennlp.common.testing import ModelTestCase
-from allennlp.data import DatasetReader, Vocabulary
 from allennlp.models import Model
 
 from allennlp_lstmfact.bilm import BilmSentencesReader, ElmoBidirectionalLm, TokenPerplexity
 from tests.bilm.conftest import CORPUS, TINY_CONFIG, corpus_batches, tiny_options
-from tests.conftest import REPO
 
 
 class TestElmoBidirectionalLm(ModelTestCase):
@@ -74,11 +72,3 @@ def test_bad_options_in_a_config_raise_a_configuration_error(tiny_vocab):
     options["lstm"]["use_skip_connections"] = False
     with pytest.raises(ConfigurationError, match="use_skip_connections"):
         Model.from_params(vocab=tiny_vocab, params=Params({"type": "elmo_bilm", "options": options}))
-
-
-def test_the_shipped_configs_build_on_the_fixture_corpus():
-    for config in sorted((REPO / "training_configs" / "bilm").glob("*.jsonnet")):
-        params = Params.from_file(str(config))
-        instances = list(DatasetReader.from_params(params.pop("dataset_reader")).read(str(CORPUS)))
-        model = Model.from_params(vocab=Vocabulary.from_instances(instances), params=params.pop("model"))
-        assert isinstance(model, ElmoBidirectionalLm), config

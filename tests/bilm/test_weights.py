@@ -9,7 +9,7 @@ from allennlp.modules.elmo import Elmo, batch_to_ids
 from allennlp.nn.util import remove_sentence_boundaries
 
 from allennlp_lstmfact.bilm import check_bilm_options, export_elmo, initial_bilm_weights, trainable_bilm
-from allennlp_lstmfact.bilm.pipeline import max_elmo_difference
+from allennlp_lstmfact.bilm.weights import max_elmo_difference
 from allennlp_lstmfact.bilm_files import LSTM_CELL, check_elmo_files, expected_weight_shapes
 from allennlp_lstmfact.core import CompressionSpec, compress_modules
 from tests.bilm.conftest import SENTENCES, tiny_options

@@ -15,10 +15,7 @@ from allennlp_lstmfact.core.groupreduce import (
     weighted_error,
 )
 from allennlp_lstmfact.core.metrics import count_parameters
-
-
-def gaussian(rows, cols, seed=0):
-    return torch.randn(rows, cols, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+from tests.core.conftest import gaussian
 
 
 def zipf(vocab_size, seed=0):

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from allennlp_lstmfact.core import CompressionSpec, LowRankLinear, MaskedLinear, compress_modules
+from allennlp_lstmfact.core import METHODS, CompressionSpec, LowRankLinear, MaskedLinear, compress_modules
 from allennlp_lstmfact.lm.dropout import LockedDropout, embed_with_word_dropout
 from allennlp_lstmfact.lm.lstm import LstmLayer
 from allennlp_lstmfact.lm.weight_drop import drop_connect, linear_chain
@@ -112,7 +112,7 @@ def test_linear_chain_reads_every_supported_layer_exactly():
     torch.manual_seed(0)
     linear = torch.nn.Linear(5, 20)
     doubled = DoubledLowRank(5, 20, rank=3)
-    layers = [linear, LowRankLinear.from_linear(linear, 3), MaskedLinear.from_linear(linear, 2), doubled]
+    layers = [linear, METHODS["svd"].from_linear(linear, 3), METHODS["prune"].from_linear(linear, 2), doubled]
     inputs = torch.randn(4, 5)
     for layer in layers:
         matrices, bias = linear_chain(layer)

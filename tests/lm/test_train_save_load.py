@@ -6,23 +6,22 @@ import torch
 from allennlp.commands.train import train_model, train_model_from_file
 from allennlp.common import Params
 from allennlp.common.checks import ConfigurationError
-from allennlp.data import Vocabulary
-from allennlp.models import Model
 from allennlp.models.archival import load_archive
 
 from allennlp_lstmfact.core import (DeferredLowRankLinear, LowRankLinear, MaskedLinear, activation_aware_svd,
                                     count_parameters, truncated_svd)
-from allennlp_lstmfact.lm import study
-from allennlp_lstmfact.lm.compression import LanguageModelCompression, calibration_batches, lstm_input_scales
+from allennlp_lstmfact.lm.evaluation import evaluate_perplexity
+from experiments.lm_methods import models as study
+from allennlp_lstmfact.calibration import data_scales, evaluation_batches
+from allennlp_lstmfact.lm.compression import LanguageModelCompression, compress_model, lstm_input_sources
 from tests.conftest import REPO
 from tests.lm.conftest import TINY_CONFIG, TINY_TRAIN, TINY_VALID
 
-LM_CONFIGS = sorted((REPO / "training_configs" / "lm").glob("*.jsonnet"))
 FINETUNE_CONFIG = REPO / "training_configs" / "lm" / "awd_lstm_ptb_small_finetune.jsonnet"
 
 
 def validation_perplexity(model) -> float:
-    return study.evaluate_perplexity(model, str(TINY_VALID), batch_size=2, sequence_length=6).perplexity
+    return evaluate_perplexity(model, str(TINY_VALID), batch_size=2, sequence_length=6).perplexity
 
 
 def test_dense_model_trains_saves_and_reloads_with_identical_perplexity(dense_lm_run):
@@ -64,17 +63,6 @@ def test_fine_tuning_starts_from_the_compressed_archive_and_reloads_without_it(d
     assert count_parameters(reloaded) < count_parameters(dense_model)
 
 
-@pytest.mark.parametrize("config", [c for c in LM_CONFIGS if not c.stem.endswith("_finetune")], ids=lambda c: c.name)
-@pytest.mark.parametrize("method", ["none", "svd"])
-def test_shipped_configs_build(config, method, lm_env, monkeypatch, tiny_vocab: Vocabulary):
-    monkeypatch.setenv("LSTMFACT_DATA", "/data")
-    monkeypatch.setenv("METHOD", method)
-    params = Params.from_file(str(config))
-    assert params["train_data_path"].startswith("/data/")
-    model = Model.from_params(vocab=tiny_vocab, params=params.pop("model"))
-    assert (model.compression_report is not None) == (method != "none")
-
-
 def test_finetune_config_reads_model_and_vocabulary_from_the_archive(lm_env, monkeypatch):
     monkeypatch.setenv("ARCHIVE", "/runs/dense.tar.gz")
     monkeypatch.setenv("METHOD", "prune")
@@ -101,10 +89,14 @@ def test_staged_compression_of_the_language_model_trains_stage_by_stage_and_relo
 
 
 def test_asvd_calibrates_on_corpus_batches(dense_lm_run):
-    _, dense = dense_lm_run
+    folder, _ = dense_lm_run
+    archive = load_archive(str(folder / "model.tar.gz"))
+    dense = archive.model
     names = ["lstm_layers.0.input_linearity", "lstm_layers.1.state_linearity"]
-    batches = calibration_batches(dense, str(TINY_TRAIN), 3, batch_size=2, sequence_length=5)
-    scales = lstm_input_scales(dense, names, batches)
+    batches = evaluation_batches(archive, str(TINY_TRAIN), 6, batch_size=2)
+    assert len(batches) == 3 and all(batch["tokens"].shape[0] == 2 for batch in batches)
+    dense.reset_states()
+    scales = data_scales("asvd", dense, names, batches, lstm_input_sources(names))
     dense.eval()
     dense.reset_states()
     outputs = []
@@ -117,13 +109,16 @@ def test_asvd_calibrates_on_corpus_batches(dense_lm_run):
     torch.testing.assert_close(scales["lstm_layers.1.state_linearity"], expected)
     assert scales["lstm_layers.0.input_linearity"].shape == (8,)
 
-    compression = {"method": "asvd", "target": "W_h", "rank": 2, "layers": [1]}
-    compressed = study.compressed_copy(dense, compression, str(TINY_TRAIN), num_calibration_batches=3)
-    scale = lstm_input_scales(dense, names[1:], calibration_batches(dense, str(TINY_TRAIN), 3))[names[1]]
-    factor_u, factor_v = activation_aware_svd(dense.lstm_layers[1].state_linearity.weight.data, 2, scale)
-    torch.testing.assert_close(compressed.lstm_layers[1].state_linearity.reconstruct_weight(), factor_u @ factor_v)
+    block = LanguageModelCompression(method="asvd", target="W_h", rank=2, layers=[1])
+    dense.reset_states()
+    report = compress_model(dense, block, str(TINY_TRAIN), num_calibration_batches=3, archive=archive, batch_size=2)
+    assert [matrix.name for matrix in report.matrices] == names[1:]
+    original = load_archive(str(folder / "model.tar.gz")).model
+    factor_u, factor_v = activation_aware_svd(original.lstm_layers[1].state_linearity.weight.data, 2,
+                                              scales["lstm_layers.1.state_linearity"])
+    torch.testing.assert_close(dense.lstm_layers[1].state_linearity.reconstruct_weight(), factor_u @ factor_v)
     with pytest.raises(ConfigurationError, match="asvd' needs calibration data"):
-        study.compressed_copy(dense, compression)
+        compress_model(original, block)
 
 
 @pytest.mark.parametrize("method", ["none", "svd"])

@@ -13,7 +13,8 @@ from torch import nn
 
 from allennlp_lstmfact.core import LowRankLinear, count_parameters
 from allennlp_lstmfact.core.groupreduce import GroupReduceEmbedding, group_parameter_count
-from allennlp_lstmfact.lm import study
+from allennlp_lstmfact.lm.evaluation import evaluate_perplexity
+from experiments.lm_methods import models as study
 from allennlp_lstmfact.lm.dropout import embed_with_word_dropout
 from allennlp_lstmfact.lm.vocabulary_compression import MaskedEmbedding, vocabulary_bytes, word_counts
 from tests.conftest import REPO
@@ -36,7 +37,7 @@ def build(vocab, compression, tie_weights=True, seed=0):
 
 
 def perplexity(model) -> float:
-    return study.evaluate_perplexity(model, str(TINY_VALID), batch_size=2, sequence_length=6).perplexity
+    return evaluate_perplexity(model, str(TINY_VALID), batch_size=2, sequence_length=6).perplexity
 
 
 def test_word_counts_read_the_corpus_as_the_reader_does(tiny_vocab):
@@ -140,7 +141,7 @@ def test_lstm_and_vocabulary_together(tiny_vocab):
 
 @pytest.mark.parametrize("compression,message", [
     ({}, "compresses nothing"),
-    ({"method": "svd"}, "method 'svd' needs exactly one of rank, budget and energy, got none"),
+    ({"method": "svd"}, "compression: needs exactly one of rank, budget and energy, got none"),
     ({"rank": 3}, "compression.method is required with rank=3"),
     ({"energy": 0.9}, "compression.method is required with energy=0.9"),
     ({"method": "svd", "rank": 2, "energy": 0.9}, r"exactly one of rank, budget and energy, got \['rank', 'energy'\]"),
@@ -163,6 +164,8 @@ def test_lstm_and_vocabulary_together(tiny_vocab):
     ({"method": "svd", "rank": 2, "staged": True, "vocabulary": group_reduce_block()}, "staged covers the LSTM"),
     ({"method": "monarch", "rank": 2, "staged": True}, "staged supports methods"),
     ({"method": "asvd", "rank": 2}, "'asvd' needs calibration data"),
+    ({"method": "block_svd", "rank": 2, "method_options": {"gird": [4, 1]}},
+     "unknown option 'gird' for method 'block_svd'; allowed: grid"),
 ])
 def test_bad_compression_blocks_raise_configuration_errors_naming_the_value(tiny_vocab, compression, message):
     with pytest.raises(ConfigurationError, match=message):

@@ -6,10 +6,10 @@
 // Sentence-level training (LSTM states reset every batch), full softmax over the PTB vocabulary
 // shared by both directions, Adam.
 // Expected score: 1 epoch (929,589 predictions per direction, 658 batches) takes ~38 min with 1
-// CPU thread (scripts/train_bilm.py, shared 2-core machine) and reaches test perplexity 247.5
+// CPU thread (python -m scripts.train_bilm, shared 2-core machine) and reaches test perplexity 247.5
 // forward / 251.0 backward (valid 261.3 / 262.3): a learned biLM for compression experiments, far
 // from a converged PTB LM (~80-120) and from the official ELMo. NUM_EPOCHS > 1 trains further.
-// Export the trained biLM as stock ELMo files with scripts/train_bilm.py (or allennlp_lstmfact.bilm.export_elmo).
+// Export the trained biLM as stock ELMo files with `python -m scripts.train_bilm` (or allennlp_lstmfact.bilm.export_elmo).
 // Knobs: LSTMFACT_DATA (data folder; "" = public URLs), NUM_EPOCHS, SEED.
 local lib = import "../lib/lstmfact.libsonnet";
 local ptb(split) = lib.data("ptb/ptb." + split + ".txt",

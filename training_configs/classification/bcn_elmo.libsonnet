@@ -1,6 +1,6 @@
 // BCN + ELMo on SST-5 (McCann et al. 2017; Peters et al. 2018), as allennlp-models'
 // classification/biattentive_classification_network_elmo.jsonnet. Expected test accuracy with the
-// official ELMo and GloVe: 54.7 (Peters et al.); seed 001 reports 54.5 (Table 3).
+// official ELMo and GloVe: 54.7 (Peters et al.); Winata et al. 2019 reports 54.5 (Table 3).
 //   compression: an ELMo compression block or null;  small: the CPU preset (trainable 50-d
 //   embeddings instead of GloVe, small dims, NUM_EPOCHS epochs, MAX_TRAIN_INSTANCES sentences).
 local lib = import "../lib/lstmfact.libsonnet";

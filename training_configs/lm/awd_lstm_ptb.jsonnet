@@ -4,7 +4,7 @@
 // hidden 1150, bptt 70, SGD lr 30, clip 0.25, weight decay 1.2e-6, dropout 0.4, dropoute 0.1,
 // wdrop 0.5, alpha 2, beta 1, NT-ASGD with nonmono 5). 24M parameters.
 // Expected (paper, Table 1, without the extra fine-tuning stage): validation 60.7, test 58.8
-// perplexity; seed 001 (Winata et al. 2019) reproduced 58.3. Needs a GPU (days on CPU).
+// perplexity; Winata et al. 2019 reproduced 58.3. Needs a GPU (days on CPU).
 // Test perplexity by the standard protocol: allennlp evaluate <archive> <ptb.test.txt> --batch-size 1
 // Compress from scratch with METHOD/TARGET/RANK/LAYERS; compress a trained archive and fine-tune
 // with awd_lstm_ptb_small_finetune.jsonnet's recipe.

@@ -1,4 +1,4 @@
-// Compress a trained AWD-LSTM and fine-tune it (seed 001's "w/ fine-tuning" setting):
+// Compress a trained AWD-LSTM and fine-tune it (Winata et al. 2019's "w/ fine-tuning" setting):
 // the model of the archive in ARCHIVE (trained with awd_lstm_ptb_small.jsonnet), compressed as
 // METHOD/TARGET/RANK/LAYERS say, trained again on PTB with the preset's trainer at a lower
 // learning rate. The archive written here reloads without ARCHIVE (allennlp drops

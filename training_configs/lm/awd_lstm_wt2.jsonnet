@@ -4,7 +4,7 @@
 // hidden 1150, SGD lr 30, clip 0.25, weight decay 1.2e-6, dropout 0.4, dropouti 0.65, dropoute 0.1,
 // wdrop 0.5, alpha 2, beta 1, NT-ASGD with nonmono 5). 33M parameters.
 // Expected (paper, Table 2, without the extra fine-tuning stage): validation 69.1, test 66.0
-// perplexity; seed 001 reproduced 65.67. Needs a GPU and wiki.train.tokens (not available on the
+// perplexity; Winata et al. 2019 reproduced 65.67. Needs a GPU and wiki.train.tokens (not available on the
 // project's machines: see awd_lstm_wt2_small.jsonnet).
 local corpora = import "corpora.libsonnet";
 local awd_lstm = import "awd_lstm.libsonnet";

@@ -1,6 +1,6 @@
 // ESIM + ELMo on SNLI (Chen et al. 2017; Peters et al. 2018), as allennlp-models'
 // pair_classification/esim_elmo.jsonnet. Expected test accuracy with the official ELMo: 88.7
-// (Peters et al.); seed 001 reports 88.5 (Table 3).
+// (Peters et al.); Winata et al. 2019 reports 88.5 (Table 3).
 // Data: the public SNLI train/dev/test; with LSTMFACT_DATA (no SNLI train there) it trains on dev
 // and validates and tests on test - say so with any number it gives.
 //   compression: an ELMo compression block or null;  small: the CPU preset.

@@ -1,5 +1,5 @@
 // BiDAF + ELMo on SQuAD 1.1 (Seo et al. 2017; Peters et al. 2018), as allennlp-models'
-// rc/bidaf_elmo.jsonnet. Expected dev F1 with the official ELMo: 85.6 (Peters et al.); seed 001
+// rc/bidaf_elmo.jsonnet. Expected dev F1 with the official ELMo: 85.6 (Peters et al.); Winata et al. 2019
 // reports 81.75 (Table 3).
 // Data: the public SQuAD train/dev; with LSTMFACT_DATA it trains on the 44-article train sample
 // (11,877 questions) and validates on the full dev set - say so with any number it gives.

@@ -1,0 +1,114 @@
+"""
+What every `compression` block of a config shares — ELMo's (`elmo.ElmoCompression`) and the
+language model's (`lm.compression.LanguageModelCompression`): the method, its options, how the
+ranks are chosen, which of an LSTM's matrices (W_i, W_h) and layers, staging and calibration; all
+validated here once, with `ConfigurationError`s that name the key and the bad value. Each block
+adds only its selectors (ELMo: directions; the LM: its `LstmLayer`s and the vocabulary).
+"""
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+
+from allennlp.common.checks import ConfigurationError
+
+from allennlp_lstmfact.core import METHODS, CompressionSpec, get_method, staged_methods
+from allennlp_lstmfact.core.rank_selection import ranks_depend_on_weights
+
+# W_i (input→gates) and W_h (hidden→gates) as the linear modules of an LSTM cell or layer
+# (AllenNLP's `LstmCellWithProjection` and this package's `LstmLayer` use the same names).
+TARGET_MODULES = {"W_i": ("input_linearity",), "W_h": ("state_linearity",),
+                  "both": ("input_linearity", "state_linearity")}
+
+STAND_IN_BUDGET = 0.25  # structure-only builds of spectrally chosen ranks: any valid ranks do
+
+
+class LstmCompressionBlock:
+    """
+    The keys shared by the compression blocks; see `ElmoCompression` for their meaning.
+
+    # Parameters
+
+    method : `str`
+        A registered method (`core.METHODS`); `None` only where a block compresses something else
+        (the language model's vocabulary), and then the LSTM keys are not checked.
+    rank, budget, allocation, energy, rank_pattern
+        How the ranks are chosen: exactly one of `rank`, `budget` and `energy`.
+    target : `str`
+        `"W_i"`, `"W_h"` or `"both"` (`TARGET_MODULES`).
+    layers : `List[int]`, optional
+        Indices of the LSTM layers to compress (default all).
+    allow_parameter_increase, seed, method_options, staged, calibrated
+    """
+
+    def __init__(self, method: Optional[str], rank: Optional[Union[int, float]], target: str, layers: Optional[List[int]],
+                 allow_parameter_increase: bool, seed: int, method_options: Optional[Dict[str, Any]], staged: bool,
+                 calibrated: bool, budget: Optional[float], allocation: str, energy: Optional[float],
+                 rank_pattern: Optional[Dict[str, Union[int, float]]]) -> None:
+        if method is not None:
+            self._check_lstm_keys(method, rank, target, layers, staged, budget, allocation, energy, rank_pattern or {},
+                                  method_options or {})
+        self.method, self.rank, self.target, self.layers = method, rank, target, layers
+        self.allow_parameter_increase, self.seed = allow_parameter_increase, seed
+        self.method_options = dict(method_options or {})
+        self.staged, self.calibrated = staged, calibrated
+        self.budget, self.allocation, self.energy = budget, allocation, energy
+        self.rank_pattern = dict(rank_pattern or {})
+
+    @staticmethod
+    def _check_lstm_keys(method: str, rank, target: str, layers, staged: bool, budget, allocation: str, energy,
+                         rank_pattern: Dict[str, Any], method_options: Dict[str, Any]) -> None:
+        if method not in METHODS:
+            raise ConfigurationError(f"compression.method {method!r} is unknown; allowed: {', '.join(METHODS)}")
+        if target not in TARGET_MODULES:
+            raise ConfigurationError(f"compression.target {target!r} is unknown; allowed: {', '.join(TARGET_MODULES)}")
+        try:
+            CompressionSpec(method=method, rank=rank, target_regex=".*", rank_pattern=rank_pattern, budget=budget,
+                            allocation=allocation, energy=energy, method_options=method_options)
+        except ValueError as error:
+            raise ConfigurationError(f"compression: {error}") from None
+        if layers is not None and (not layers or any(isinstance(k, bool) or not isinstance(k, int) for k in layers)):
+            raise ConfigurationError(f"compression.layers must be a non-empty list of layer indices, got {layers!r}")
+        if staged and not get_method(method).stageable:
+            raise ConfigurationError(f"compression.staged supports methods {list(staged_methods())}, not {method!r}")
+
+    @property
+    def data_aware(self) -> bool:
+        return self.method is not None and get_method(self.method).data_aware
+
+    @property
+    def ranks_depend_on_weights(self) -> bool:
+        return ranks_depend_on_weights(self.budget, self.allocation, self.energy)
+
+    @property
+    def target_attributes(self) -> Tuple[str, ...]:
+        """The names of the linear modules of an LSTM layer this block compresses."""
+        return TARGET_MODULES[self.target]
+
+    def layer_indices(self, num_layers: int, model_description: str) -> List[int]:
+        """The selected layer indices of a model with `num_layers` LSTM layers (all by default)."""
+        chosen = list(range(num_layers)) if self.layers is None else self.layers
+        bad = [k for k in chosen if not 0 <= k < num_layers]
+        if bad:
+            raise ConfigurationError(f"compression.layers {bad} out of range; {model_description} 0..{num_layers - 1}")
+        return chosen
+
+    def size(self) -> str:
+        """How the ranks are chosen, in words: "rank 10", "budget 0.1 (spectral)", "energy 0.9"."""
+        size = f"rank {self.rank}" if self.rank is not None else \
+            f"budget {self.budget:g} ({self.allocation})" if self.budget is not None else f"energy {self.energy:g}"
+        return size + (f", ranks {self.rank_pattern}" if self.rank_pattern else "")
+
+    def core_spec(self, calibrating: bool = False, structure_only: bool = False, *,
+                  targets: Sequence[str] = (), target_regex: Optional[str] = None) -> CompressionSpec:
+        """
+        The `CompressionSpec` for `targets` (module names) or `target_regex`. A data-aware block
+        (asvd, fisher_svd) builds plain SVD factors of the same shape unless `calibrating`. With
+        `structure_only`, ranks that would come from the spectra are stand-ins (a uniform budget):
+        the archive's factors resize the layers when it loads.
+        """
+        method = "svd" if self.data_aware and not calibrating else self.method
+        method_options = self.method_options if method == self.method else {}
+        sizes = dict(rank=self.rank, budget=self.budget, allocation=self.allocation, energy=self.energy)
+        if structure_only and self.ranks_depend_on_weights:
+            sizes = dict(budget=self.budget or STAND_IN_BUDGET)
+        return CompressionSpec(method=method, rank_pattern=self.rank_pattern,
+                               allow_parameter_increase=self.allow_parameter_increase, random_state=self.seed,
+                               method_options=method_options, targets=targets, target_regex=target_regex, **sizes)

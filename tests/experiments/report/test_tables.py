@@ -1,0 +1,56 @@
+"""The tables of Winata et al. 2019 from a sweep CSV: over seeds, in display units, the published numbers beside."""
+import csv
+
+import pytest
+
+from experiments.report.tables import format_mean_std, summarize, summary_table, table_columns, write_summary_csv
+from experiments.sweep.results import read_rows, write_rows
+
+
+def row(method, seed, value, rank=None, fine_tuned=False, efficiency=None, params=1000):
+    return {"task": "sst5", "method": method, "target": "" if method == "none" else "W_h", "rank": rank, "seed": seed,
+            "fine_tuned": fine_tuned, "params": params, "metric": "accuracy", "value": value,
+            "lower_is_better": False, "efficiency": efficiency, "forward_ratio": 0.8 if rank else 1.0,
+            "rel_error_mean": 0.25 if rank else None, "run": f"{method}-{seed}"}
+
+
+@pytest.fixture
+def tiny_csv(tmp_path):
+    rows = [row("none", 1, 0.55), row("none", 2, 0.53),
+            row("svd", 1, 0.50, 10, efficiency=0.2, params=600), row("svd", 2, 0.52, 10, efficiency=0.1, params=600),
+            row("svd", 1, 0.54, 10, True, efficiency=0.05, params=600),
+            row("prune", 1, 0.40, 10, efficiency=0.9, params=600)]
+    path = tmp_path / "sst5.csv"
+    write_rows(rows, str(path))
+    return str(path)
+
+
+def test_mean_and_std_over_seeds():
+    assert format_mean_std([50.0, 52.0]) == "51.00 ± 1.41"  # sample std (n − 1)
+    assert format_mean_std([0.2], 3) == "0.200"
+    assert format_mean_std([]) == "–"
+
+
+def test_table_in_the_format_of_winata2019(tiny_csv, tmp_path):
+    rows = read_rows(tiny_csv)
+    assert rows[2]["rank"] == 10 and rows[2]["fine_tuned"] is False and rows[0]["efficiency"] is None
+    summary = summarize(rows, "sst5")
+    assert [line.name for line in summary] == ["uncompressed", "SVD W_h (r=10)", "Pruning W_h (r=10)"]
+    table = summary_table(table_columns(summary, "accuracy (%)", "sst5"))
+    lines = table.splitlines()
+    assert lines[0] == ("| model | params | accuracy (%) w/o FT | E(r) w/o FT | accuracy (%) w/ FT | E(r) w/ FT | "
+                        "Winata et al. 2019 accuracy (%) | Winata et al. 2019 E(r) | forward time ratio | rel. error | "
+                        "seeds |")
+    assert lines[2] == "| BCN + ELMo | 1,000 | 54.00 ± 1.41 | – | – | – | 54.50 | – | 1.00 ± 0.00 | – | 2 |"
+    assert lines[3] == ("| SVD W_h (r=10) | 600 | 51.00 ± 1.41 | 0.150 ± 0.071 | 54.00 | 0.050 | 50.40 | 0.270 | "
+                        "0.80 ± 0.00 | 0.2500 ± 0.0000 | 2 |")
+    assert lines[4].startswith("| Pruning W_h (r=10) | 600 | 40.00 | 0.900 | – | – | 50.81 | 0.250 |")
+    write_summary_csv(summary, str(tmp_path / "table.csv"), "%")
+    with open(tmp_path / "table.csv") as handle:
+        table_rows = list(csv.DictReader(handle))
+    assert float(table_rows[1]["value_mean"]) == pytest.approx(51.0) and table_rows[1]["paper_value"] == "50.4"
+
+
+def test_perplexity_is_not_scaled():
+    rows = [dict(row("none", 1, 58.3), metric="perplexity", lower_is_better=True)]
+    assert summarize(rows)[0].value == [58.3]

@@ -1,0 +1,103 @@
+import os
+import sys
+
+import pytest
+
+from allennlp_lstmfact.core import efficiency
+from experiments.sweep.grid import GridSpec
+from experiments.sweep.jobs import command_environment, HIDDEN_PATH_VARIABLE
+from experiments.sweep.results import read_metadata, read_rows
+from experiments.sweep.runner import run_sweep
+from tests.experiments.sweep.fakes import BASELINE_PARAMS, FakeRunner
+
+GRID = {"task": "toy", "config": "c.jsonnet", "test_data": "t.txt", "metric": "accuracy", "methods": ["svd", "prune"],
+        "targets": ["W_h"], "ranks": [2, 8], "seeds": [1, 2], "fine_tune": [False, True],
+        "env": {"NUM_EPOCHS": "1"}, "notes": {"scale": "toy"}}
+# train/evaluate/measure per seed, compress/evaluate/measure per cell, train/evaluate/measure per fine-tuned cell
+CALLS = 2 * 3 + 8 * 3 + 8 * 3
+
+
+def sweep(tmp_path, runner, workers=2, use_ray=False, **grid):
+    return run_sweep(GridSpec.from_dict({**GRID, **grid}), str(tmp_path / "runs"), workers=workers, runner=runner,
+                     use_ray=use_ray, progress=False)
+
+
+def test_rows_carry_e_r_against_the_baseline_of_the_same_seed(tmp_path):
+    result = sweep(tmp_path, FakeRunner())
+    rows = read_rows(result.csv_path)
+    assert not result.failed and len(rows) == 2 + 8 + 8
+    row = next(r for r in rows if r["run"] == "prune-W_h-r8-s2")
+    assert (row["method"], row["target"], row["rank"], row["seed"], row["fine_tuned"]) == ("prune", "W_h", 8, 2, False)
+    assert row["baseline_value"] == pytest.approx(0.52) and row["value"] == pytest.approx(0.38)
+    assert row["efficiency"] == pytest.approx(efficiency(0.52, 0.38, BASELINE_PARAMS, 508))
+    tuned = next(r for r in rows if r["run"] == "prune-W_h-r8-s2-ft")
+    assert tuned["fine_tuned"] and tuned["efficiency"] == pytest.approx(efficiency(0.52, 0.48, BASELINE_PARAMS, 508))
+    baseline = next(r for r in rows if r["run"] == "baseline-s1")
+    assert baseline["method"] == "none" and baseline["efficiency"] is None and baseline["params"] == BASELINE_PARAMS
+    assert (row["forward_ratio"], row["rel_error_mean"], row["rel_error_max"]) == (0.5, 0.1, 0.2)
+    assert read_metadata(result.csv_path)["grid"]["notes"] == {"scale": "toy"}
+
+
+def test_finished_runs_are_skipped(tmp_path):
+    first = FakeRunner()
+    sweep(tmp_path, first)
+    assert len(first.calls) == CALLS
+    again = FakeRunner()
+    assert len(read_rows(sweep(tmp_path, again).csv_path)) == 18
+    assert again.calls == []
+    # a run without result.json runs again, but its finished training is not repeated
+    os.remove(tmp_path / "runs" / "toy" / "svd-W_h-r2-s1-ft" / "result.json")
+    os.remove(tmp_path / "runs" / "toy" / "prune-W_h-r8-s1" / "result.json")
+    resumed = FakeRunner()
+    sweep(tmp_path, resumed)
+    assert sorted(call[1] if call[1] != "-m" else "measure" for call in resumed.calls) == [
+        "evaluate", "evaluate", "measure", "measure"]
+
+
+def test_collect_writes_the_finished_runs_and_names_the_others(tmp_path):
+    sweep(tmp_path, FakeRunner())
+    for run in ("svd-W_h-r2-s1-ft", "prune-W_h-r8-s1"):
+        os.remove(tmp_path / "runs" / "toy" / run / "result.json")
+    collected = run_sweep(GridSpec.from_dict(GRID), str(tmp_path / "runs"), runner=FakeRunner(), progress=False,
+                          collect_only=True)
+    assert len(read_rows(collected.csv_path)) == 16 and not collected.failed
+    assert read_metadata(collected.csv_path)["unfinished"] == ["prune-W_h-r8-s1", "svd-W_h-r2-s1-ft"]
+
+
+def test_commands_and_their_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("LSTMFACT_DATA", "/data")
+    runner = FakeRunner()
+    sweep(tmp_path, runner, workers=1, seeds=[1], ranks=[2], methods=["svd"],
+          compress_args=["--calibration-data", "$LSTMFACT_DATA/train.txt"])
+    run_dir = tmp_path / "runs" / "toy"
+    compress = next(c for c in runner.calls if c[1] == "compress")
+    assert compress == ["allennlp", "compress", str(run_dir / "baseline-s1" / "train" / "model.tar.gz"), "--method",
+                        "svd", "--target", "W_h", "--rank", "2", "--seed", "1", "-o",
+                        str(run_dir / "svd-W_h-r2-s1" / "compressed.tar.gz"), "--overwrite",
+                        "--calibration-data", "/data/train.txt"]
+    finetune, env = [(c, e) for c, e in zip(runner.calls, runner.environments) if c[1] == "train"][-1]
+    assert finetune[2] == "c_finetune.jsonnet" and finetune[4] == str(run_dir / "svd-W_h-r2-s1-ft" / "train")
+    assert env["ARCHIVE"] == str(run_dir / "svd-W_h-r2-s1" / "compressed.tar.gz")
+    assert (env["METHOD"], env["TARGET"], env["RANK"], env["SEED"], env["NUM_EPOCHS"]) == ("svd", "W_h", "2", "1", "1")
+    assert env["OMP_NUM_THREADS"].isdigit()
+
+
+def test_a_failed_baseline_stops_its_cells_only(tmp_path):
+    result = sweep(tmp_path, FakeRunner(fail_on="baseline-s2"))
+    assert set(result.failed) == {"baseline-s2", *(f"{m}-W_h-r{r}-s2{ft}" for m in ("svd", "prune") for r in (2, 8)
+                                                   for ft in ("", "-ft"))}
+    assert "not run: baseline-s2 failed" in result.failed["svd-W_h-r2-s2"]
+    assert len(result.rows) == 9 and read_metadata(result.csv_path)["failed"] == result.failed
+
+
+def test_commands_get_the_path_hidden_from_ray_back(monkeypatch):
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(["/hidden", "/kept"]))
+    monkeypatch.setenv(HIDDEN_PATH_VARIABLE, "/hidden")
+    env = command_environment({"METHOD": "svd"})
+    assert env["PYTHONPATH"] == "/kept" and HIDDEN_PATH_VARIABLE not in env and env["METHOD"] == "svd"
+
+
+def test_ray_dispatch_without_ray_says_how_to_install_it(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "ray", None)
+    with pytest.raises(ImportError, match="pip install -r requirements-sweep.txt"):
+        sweep(tmp_path, FakeRunner(), use_ray=True)
