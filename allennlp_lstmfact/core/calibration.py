@@ -17,6 +17,13 @@ def module_inputs(inputs: tuple, output: object) -> torch.Tensor:
     return inputs[0]
 
 
+def _submodule(root: torch.nn.Module, name: str) -> torch.nn.Module:
+    try:
+        return root.get_submodule(name)
+    except AttributeError:
+        raise ValueError(f"{type(root).__name__} has no module {name!r}") from None
+
+
 def fisher_row_importance(root: torch.nn.Module, names: Sequence[str], batches: Iterable,
                           loss: Callable[[object], torch.Tensor]) -> Dict[str, torch.Tensor]:
     """
@@ -24,7 +31,7 @@ def fisher_row_importance(root: torch.nn.Module, names: Sequence[str], batches: 
     over `batches` of Σ_j (∂ loss(batch) / ∂W_ij)² (an empirical Fisher per batch). The weights get
     gradients for the duration even if they are frozen; no `.grad` of `root` is touched.
     """
-    weights = [root.get_submodule(name).weight for name in names]
+    weights = [_submodule(root, name).weight for name in names]
     frozen = [not weight.requires_grad for weight in weights]
     sums = [torch.zeros(weight.shape[0], dtype=torch.float64) for weight in weights]
     count = 0
@@ -94,7 +101,7 @@ class InputStatistics:
         by_module: Dict[str, List[Tuple[str, Callable]]] = {}
         for name, (module_name, select) in self.sources.items():
             by_module.setdefault(module_name, []).append((name, select))
-        self._handles = [self.root.get_submodule(module_name).register_forward_hook(self._hook(observed))
+        self._handles = [_submodule(self.root, module_name).register_forward_hook(self._hook(observed))
                          for module_name, observed in by_module.items()]
         return self
 

@@ -42,6 +42,12 @@ def check_weight(weight: torch.Tensor, name: str = "weight") -> None:
         raise ValueError(f"{name} must be a 2-D tensor, got {shape}")
     if not torch.is_floating_point(weight):
         raise ValueError(f"{name} must be floating point, got dtype {weight.dtype}")
+    if weight.numel() == 0:
+        raise ValueError(f"{name} of shape {tuple(weight.shape)} is empty; only matrices with at least one row and "
+                         "one column can be compressed")
+    if weight.is_meta:
+        raise ValueError(f"{name} of shape {tuple(weight.shape)} is on the meta device (it has no values); load or "
+                         "materialize the weights (e.g. `module.to_empty(device=...)` then load them) before compressing")
     if not bool(torch.isfinite(weight).all()):
         bad = int((~torch.isfinite(weight)).sum())
         raise ValueError(f"{name} of shape {tuple(weight.shape)} has {bad} NaN/Inf entries; "

@@ -15,9 +15,12 @@ ALLOCATIONS = ("uniform", "spectral")
 
 
 def check_fraction(name: str, value: float, upper_inclusive: bool) -> None:
+    """`ValueError` naming `name` and `value` unless `value` is a number in (0, 1] (or (0, 1))."""
+    allowed = "(0, 1]" if upper_inclusive else "(0, 1)"
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
+        raise ValueError(f"{name} must be a number in {allowed}, got {value!r} ({type(value).__name__})")
     upper_ok = value <= 1.0 if upper_inclusive else value < 1.0
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (0.0 < value and upper_ok):
-        allowed = "(0, 1]" if upper_inclusive else "(0, 1)"
+    if not (0.0 < value and upper_ok):
         raise ValueError(f"{name} must be in {allowed}, got {value!r}")
 
 
@@ -33,6 +36,7 @@ def check_sizes(rank: Optional[int], budget: Optional[float], energy: Optional[f
 
 
 def check_positive_rank(name: str, rank) -> None:
+    """`ValueError` naming `name` and `rank` unless `rank` is a positive integer (a bool is not one)."""
     if isinstance(rank, bool) or not isinstance(rank, (int, np.integer)) or rank <= 0:
         raise ValueError(f"{name} must be a positive integer, got {rank!r}")
 
@@ -49,6 +53,8 @@ def ranks_depend_on_weights(budget: Optional[float], allocation: str, energy: Op
 def uniform_rank_for_budget(shapes: List[Tuple[int, int]], fraction: float) -> int:
     """The largest single rank r with Σ r(m + n) ≤ fraction · Σ mn over the given matrices."""
     check_fraction("budget fraction", fraction, upper_inclusive=False)
+    if not shapes:
+        raise ValueError("no matrices to allocate a budget to")
     dense = sum(rows * cols for rows, cols in shapes)
     rank = int(fraction * dense // sum(rows + cols for rows, cols in shapes))
     if rank < 1:

@@ -11,7 +11,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 import torch
 from torch import nn
 
-from allennlp_lstmfact.core.factorize import low_rank_parameter_count, relative_error
+from allennlp_lstmfact.core.factorize import check_weight, low_rank_parameter_count, relative_error
 from allennlp_lstmfact.core.methods import MethodOptions, get_method
 from allennlp_lstmfact.core.rank_selection import (
     ALLOCATIONS,
@@ -22,6 +22,14 @@ from allennlp_lstmfact.core.rank_selection import (
     energy_ranks,
     ranks_depend_on_weights,
 )
+
+
+def _names(key: str, value: Union[str, Sequence[str]]) -> Tuple[str, ...]:
+    """A module name or a sequence of them as a tuple; `ValueError` naming `key` otherwise."""
+    names = (value,) if isinstance(value, str) else value
+    if not isinstance(names, (list, tuple)) or not all(isinstance(name, str) for name in names):
+        raise ValueError(f"{key} must be a module name or a list of them, got {value!r}")
+    return tuple(names)
 
 
 @dataclass(frozen=True)
@@ -80,10 +88,10 @@ class CompressionSpec:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "method_options", get_method(self.method).parse_options(self.method_options))
-        if isinstance(self.targets, str):
-            object.__setattr__(self, "targets", (self.targets,))
-        object.__setattr__(self, "targets", tuple(self.targets))
-        object.__setattr__(self, "exclude", tuple(self.exclude))
+        object.__setattr__(self, "targets", _names("targets", self.targets))
+        object.__setattr__(self, "exclude", _names("exclude", self.exclude))
+        if not isinstance(self.rank_pattern, Mapping) or not all(isinstance(p, str) for p in self.rank_pattern):
+            raise ValueError(f"rank_pattern must map regular expressions to ranks, got {self.rank_pattern!r}")
         if not self.targets and self.target_regex is None:
             raise ValueError("a CompressionSpec needs `targets` or `target_regex` (which modules to compress)")
         given = check_sizes(rank=self.rank, budget=self.budget, energy=self.energy)
@@ -117,8 +125,20 @@ class CompressionSpec:
         """Whether the ranks come from the matrices' spectra (`energy`, or `budget` allocated spectrally)."""
         return ranks_depend_on_weights(self.budget, self.allocation, self.energy)
 
+    def check_rank_pattern(self, names: Sequence[str]) -> None:
+        """`ValueError` naming every `rank_pattern` entry that matches none of the matrices `names` (and them)."""
+        unmatched = [pattern for pattern in self.rank_pattern if not any(re.search(pattern, name) for name in names)]
+        if unmatched:
+            raise ValueError(f"rank_pattern {', '.join(map(repr, unmatched))} matches none of the compressed matrices "
+                             f"{list(names)}")
+
     def ranks(self, weights: Dict[str, torch.Tensor]) -> Dict[str, int]:
-        """The rank of each named target matrix: `rank_pattern` first, then `rank`, `budget` or `energy`."""
+        """
+        The rank of each named target matrix: `rank_pattern` first, then `rank`, `budget` or `energy`.
+        A `rank_pattern` entry that matches none of the matrices raises `ValueError` (a rank the
+        user asked for would otherwise be silently ignored).
+        """
+        self.check_rank_pattern(list(weights))
         fixed = {}
         for name in weights:
             pattern = next((pattern for pattern in self.rank_pattern if re.search(pattern, name)), None)
@@ -238,8 +258,14 @@ def compress_modules(root: nn.Module, spec: CompressionSpec, progress: bool = Fa
         names_iter = tqdm(names, desc=f"{spec.method} compression")
     else:
         names_iter = names
+    weights = {name: root.get_submodule(name).weight.data for name in names}
+    for name, weight in weights.items():
+        try:
+            check_weight(weight)
+        except ValueError as error:
+            raise ValueError(f"cannot compress {name!r}: {error}") from None
+    spec.check_rank_pattern(names)
     try:
-        weights = {name: root.get_submodule(name).weight.data for name in names}
         if method.data_aware and spec.ranks_depend_on_weights:
             missing = sorted(set(names) - set(data_scales or {}))
             if missing:

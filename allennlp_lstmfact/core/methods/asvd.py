@@ -13,6 +13,23 @@ from allennlp_lstmfact.core.layers import LowRankLinear
 from allennlp_lstmfact.core.methods.registry import BuildContext, CompressionMethod, MethodOptions, register
 
 
+def check_scale(name: str, scale: torch.Tensor, size: int, allowed: str, ok: torch.Tensor) -> None:
+    """
+    `ValueError` unless `scale` (calibration statistics) is a tensor of shape (`size`,) whose entries
+    are all finite and `ok` (`allowed` says what that means); names what is wrong and how many entries.
+    """
+    if not isinstance(scale, torch.Tensor) or tuple(scale.shape) != (size,):
+        shape = tuple(scale.shape) if isinstance(scale, torch.Tensor) else type(scale).__name__
+        raise ValueError(f"{name} must have shape ({size},), got {shape}")
+    bad = int((~torch.isfinite(scale)).sum())
+    if bad:
+        raise ValueError(f"{name} has {bad} NaN/Inf entries of {size}; the calibration statistics must be finite "
+                         f"and {allowed}")
+    bad = int((~ok).sum())
+    if bad:
+        raise ValueError(f"{name} has {bad} entries of {size} that are not {allowed} (e.g. {float(scale[~ok][0]):g})")
+
+
 def unit_rms(scale: torch.Tensor) -> torch.Tensor:
     """`scale` / its root mean square: weights of overall size 1, so that the factors U, V of the
     weighted matrix stay balanced once the weights are divided out again (which matters to fine-tuning)."""
@@ -22,9 +39,7 @@ def unit_rms(scale: torch.Tensor) -> torch.Tensor:
 def activation_scale(weight: torch.Tensor, input_scale: torch.Tensor, alpha: float = 0.5) -> torch.Tensor:
     """ASVD's column weights s^α (validated against `weight`), normalised to unit root mean square."""
     check_weight(weight)
-    if input_scale.shape != (weight.shape[1],) or not bool((input_scale > 0).all()):
-        raise ValueError(f"input_scale must be positive with shape ({weight.shape[1]},), got "
-                         f"{tuple(input_scale.shape)}")
+    check_scale("input_scale", input_scale, weight.shape[1], "positive", input_scale > 0)
     return unit_rms(input_scale.to(weight.device, torch.float64) ** alpha).to(weight.dtype)
 
 

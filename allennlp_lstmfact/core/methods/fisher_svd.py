@@ -10,7 +10,7 @@ from torch import nn
 
 from allennlp_lstmfact.core.factorize import check_weight, truncated_svd
 from allennlp_lstmfact.core.layers import LowRankLinear
-from allennlp_lstmfact.core.methods.asvd import unit_rms
+from allennlp_lstmfact.core.methods.asvd import check_scale, unit_rms
 from allennlp_lstmfact.core.methods.registry import BuildContext, CompressionMethod, MethodOptions, register
 
 
@@ -20,10 +20,9 @@ def fisher_scale(weight: torch.Tensor, row_importance: torch.Tensor) -> torch.Te
     below 1e-6 of the largest I floored there.
     """
     check_weight(weight)
-    if row_importance.shape != (weight.shape[0],) or not bool((row_importance >= 0).all()) or \
-            not bool(torch.isfinite(row_importance).all()) or not bool((row_importance > 0).any()):
-        raise ValueError(f"row_importance must be finite, non-negative, not all zero, with shape ({weight.shape[0]},), "
-                         f"got shape {tuple(row_importance.shape)}")
+    check_scale("row_importance", row_importance, weight.shape[0], "non-negative", row_importance >= 0)
+    if not bool((row_importance > 0).any()):
+        raise ValueError("row_importance is zero in every row: the calibration loss does not depend on this matrix")
     importance = row_importance.to(weight.device, torch.float64)
     return unit_rms(importance.clamp_min(1e-6 * importance.max()).sqrt()).to(weight.dtype)[:, None]
 

@@ -24,6 +24,8 @@ class MethodOptions:
         """The options of `method` from a plain mapping; an unknown key raises `ValueError` naming it."""
         if isinstance(options, cls):
             return options
+        if options is not None and not isinstance(options, Mapping):
+            raise ValueError(f"the options of method {method!r} must be a mapping (option -> value), got {options!r}")
         options = dict(options or {})
         allowed = [field.name for field in dataclasses.fields(cls)]
         unknown = sorted(key for key in options if key not in allowed)

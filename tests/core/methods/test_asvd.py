@@ -21,5 +21,8 @@ def test_activation_aware_svd_is_optimal_in_the_activation_weighted_norm():
     torch.testing.assert_close((scaled_u, scaled_v), (factor_u, factor_v), atol=1e-10, rtol=1e-9)
     uniform_u, uniform_v = activation_aware_svd(weight, 4, torch.ones(20, dtype=torch.float64))
     torch.testing.assert_close(uniform_u @ uniform_v, plain_u @ plain_v, atol=1e-10, rtol=0)
-    with pytest.raises(ValueError, match="input_scale must be positive with shape \\(20,\\)"):
-        activation_aware_svd(weight, 4, torch.ones(19))
+    for bad, message in [(torch.ones(19), r"input_scale must have shape \(20,\), got \(19,\)"),
+                         (torch.zeros(20), r"input_scale has 20 entries of 20 that are not positive \(e.g. 0\)"),
+                         (torch.full((20,), float("nan")), "input_scale has 20 NaN/Inf entries of 20")]:
+        with pytest.raises(ValueError, match=message):
+            activation_aware_svd(weight, 4, bad)

@@ -26,6 +26,9 @@ def test_fisher_weighted_svd_is_optimal_in_the_row_weighted_norm():
     assert 0.2 < float(factor_u.norm() / factor_v.norm()) < 5
     full_u, full_v = fisher_weighted_svd(weight, 20, importance, allow_parameter_increase=True)
     torch.testing.assert_close(full_u @ full_v, weight, atol=1e-10, rtol=0)  # exact at full rank
-    for bad in (torch.ones(47), -torch.ones(48), torch.zeros(48), torch.full((48,), float("nan"))):
-        with pytest.raises(ValueError, match="row_importance must be finite, non-negative, not all zero"):
+    for bad, message in [(torch.ones(47), r"row_importance must have shape \(48,\), got \(47,\)"),
+                         (-torch.ones(48), r"row_importance has 48 entries of 48 that are not non-negative \(e.g. -1\)"),
+                         (torch.zeros(48), "row_importance is zero in every row"),
+                         (torch.full((48,), float("nan")), "row_importance has 48 NaN/Inf entries of 48")]:
+        with pytest.raises(ValueError, match=message):
             fisher_weighted_svd(weight, 4, bad)
