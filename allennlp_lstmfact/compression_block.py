@@ -5,8 +5,10 @@ ranks are chosen, which of an LSTM's matrices (W_i, W_h) and layers, staging and
 validated here once, with `ConfigurationError`s that name the key and the bad value. Each block
 adds only its selectors (ELMo: directions; the LM: its `LstmLayer`s and the vocabulary).
 """
-from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+import inspect
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
+from allennlp.common import Params
 from allennlp.common.checks import ConfigurationError
 
 from allennlp_lstmfact.core import METHODS, CompressionSpec, get_method, staged_methods
@@ -18,6 +20,46 @@ TARGET_MODULES = {"W_i": ("input_linearity",), "W_h": ("state_linearity",),
                   "both": ("input_linearity", "state_linearity")}
 
 STAND_IN_BUDGET = 0.25  # structure-only builds of spectrally chosen ranks: any valid ranks do
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+# What the value of each key of a compression block must be (`None` is always allowed: the default).
+# Checked on the raw config before AllenNLP's FromParams sees it, which would turn `true` into 1 where
+# an int is expected (a rank-1 compression nobody asked for) and fail with a TypeError that hides the value
+# elsewhere; and on the constructor's arguments, for blocks built in Python.
+KEY_TYPES: Dict[str, Tuple[str, Callable[[Any], bool]]] = {
+    "method": ("a method name", lambda value: isinstance(value, str)),
+    "rank": ("a positive integer", _is_int),
+    "target": ("one of " + ", ".join(TARGET_MODULES), lambda value: isinstance(value, str)),
+    "layers": ("a non-empty list of layer indices (integers)",
+               lambda value: isinstance(value, list) and bool(value) and all(map(_is_int, value))),
+    "directions": ("a non-empty list of 'forward' and/or 'backward'",
+                   lambda value: isinstance(value, list) and bool(value) and all(isinstance(d, str) for d in value)),
+    "allow_parameter_increase": ("true or false", lambda value: isinstance(value, bool)),
+    "staged": ("true or false", lambda value: isinstance(value, bool)),
+    "calibrated": ("true or false", lambda value: isinstance(value, bool)),
+    "seed": ("an integer", _is_int),
+    "method_options": ("an object (option: value)", lambda value: isinstance(value, Mapping)),
+    "budget": ("a number in (0, 1)", _is_number),
+    "allocation": ("a string", lambda value: isinstance(value, str)),
+    "energy": ("a number in (0, 1]", _is_number),
+    "rank_pattern": ("an object mapping regular expressions to positive integer ranks",
+                     lambda value: isinstance(value, Mapping) and all(_is_int(rank) for rank in value.values())),
+}
+
+
+def check_key_types(values: Mapping[str, Any]) -> None:
+    """`ConfigurationError` naming the first key of `values` whose value is not what `KEY_TYPES` allows."""
+    for key, value in values.items():
+        if value is not None and key in KEY_TYPES and not KEY_TYPES[key][1](value):
+            raise ConfigurationError(f"compression.{key} must be {KEY_TYPES[key][0]}, got {value!r}")
 
 
 class LstmCompressionBlock:
@@ -38,10 +80,14 @@ class LstmCompressionBlock:
     allow_parameter_increase, seed, method_options, staged, calibrated
     """
 
-    def __init__(self, method: Optional[str], rank: Optional[Union[int, float]], target: str, layers: Optional[List[int]],
+    def __init__(self, method: Optional[str], rank: Optional[int], target: str, layers: Optional[List[int]],
                  allow_parameter_increase: bool, seed: int, method_options: Optional[Dict[str, Any]], staged: bool,
                  calibrated: bool, budget: Optional[float], allocation: str, energy: Optional[float],
-                 rank_pattern: Optional[Dict[str, Union[int, float]]]) -> None:
+                 rank_pattern: Optional[Dict[str, int]]) -> None:
+        check_key_types(dict(method=method, rank=rank, target=target, layers=layers, seed=seed, staged=staged,
+                             allow_parameter_increase=allow_parameter_increase, method_options=method_options,
+                             calibrated=calibrated, budget=budget, allocation=allocation, energy=energy,
+                             rank_pattern=rank_pattern))
         if method is not None:
             self._check_lstm_keys(method, rank, target, layers, staged, budget, allocation, energy, rank_pattern or {},
                                   method_options or {})
@@ -64,10 +110,28 @@ class LstmCompressionBlock:
                             allocation=allocation, energy=energy, method_options=method_options)
         except ValueError as error:
             raise ConfigurationError(f"compression: {error}") from None
-        if layers is not None and (not layers or any(isinstance(k, bool) or not isinstance(k, int) for k in layers)):
-            raise ConfigurationError(f"compression.layers must be a non-empty list of layer indices, got {layers!r}")
+        if layers is not None and len(set(layers)) < len(layers):
+            raise ConfigurationError(f"compression.layers {layers!r} names a layer twice")
         if staged and not get_method(method).stageable:
             raise ConfigurationError(f"compression.staged supports methods {list(staged_methods())}, not {method!r}")
+
+    @classmethod
+    def from_params(cls, params: Params, constructor_to_call=None, constructor_to_inspect=None, **extras):
+        """
+        AllenNLP's `from_params`, after checking the raw config: every key is a parameter of the
+        block and has a value of the right JSON type (`KEY_TYPES`), so that nothing is coerced.
+        """
+        raw = params.as_dict(quiet=True) if isinstance(params, Params) else params
+        if not isinstance(raw, Mapping):
+            raise ConfigurationError(f"the compression block must be an object (key: value), got {raw!r}")
+        allowed = [name for name in inspect.signature(cls.__init__).parameters if name != "self"]
+        unknown = sorted(key for key in raw if key not in allowed)
+        if unknown:
+            raise ConfigurationError(f"compression: unknown key{'s' if len(unknown) > 1 else ''} "
+                                     f"{', '.join(map(repr, unknown))}; allowed: {', '.join(allowed)}")
+        check_key_types(raw)
+        return super().from_params(params, constructor_to_call=constructor_to_call,
+                                   constructor_to_inspect=constructor_to_inspect, **extras)
 
     @property
     def data_aware(self) -> bool:

@@ -5,10 +5,11 @@ The compression happens when the model is constructed, right after `Elmo` has lo
 weights, so the compressed structure follows from the config and a trained archive reloads
 with stock `allennlp evaluate` / `predict`.
 """
+import inspect
 import logging
-from typing import Any, Dict, List, Optional, Union
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 
-from allennlp.common import FromParams
+from allennlp.common import FromParams, Params
 from allennlp.common.checks import ConfigurationError
 from allennlp.data import Vocabulary
 from allennlp.models import Model
@@ -18,8 +19,9 @@ import torch
 from torch import nn
 
 from allennlp_lstmfact.bilm_files import check_elmo_files
-from allennlp_lstmfact.compression_block import LstmCompressionBlock
-from allennlp_lstmfact.core import CompressionReport, CompressionSpec, compress_modules, count_parameters
+from allennlp_lstmfact.compression_block import LstmCompressionBlock, check_key_types
+from allennlp_lstmfact.core import METHODS, CompressionReport, CompressionSpec, compress_modules, count_parameters
+from allennlp_lstmfact.core.calibration import InputSource
 from allennlp_lstmfact.core.surgery import find_targets
 from allennlp_lstmfact.fast_lstm_cell import use_fast_lstm_cells
 
@@ -41,9 +43,8 @@ class ElmoCompression(LstmCompressionBlock, FromParams):
         calibration data through `allennlp compress`; all at the parameter budget of a rank-r
         factorization.
     rank : `int`, optional (default = `None`)
-        Rank r (for pruning: keep r(m + n) of the mn weights). Declared `Union[int, float]` only so
-        that a non-integer reaches this class's check and gets a `ConfigurationError`. Exactly one
-        of `rank`, `budget` and `energy` is required.
+        Rank r (for pruning: keep r(m + n) of the mn weights). Exactly one of `rank`, `budget` and
+        `energy` is required.
     target : `str`, optional (default = `"W_h"`)
         `"W_i"` (input→gates, `input_linearity`), `"W_h"` (hidden→gates, `state_linearity`) or `"both"`.
     layers : `List[int]`, optional (default = all layers)
@@ -76,12 +77,15 @@ class ElmoCompression(LstmCompressionBlock, FromParams):
         → rank; the first match wins, the other matrices follow `rank`, `budget` or `energy`.
     """
 
-    def __init__(self, method: str, rank: Optional[Union[int, float]] = None, target: str = "W_h",
+    def __init__(self, method: str, rank: Optional[int] = None, target: str = "W_h",
                  layers: Optional[List[int]] = None, directions: Optional[List[str]] = None,
                  allow_parameter_increase: bool = False, seed: int = 0, method_options: Optional[Dict[str, Any]] = None,
                  staged: bool = False, calibrated: bool = False, budget: Optional[float] = None,
                  allocation: str = "uniform", energy: Optional[float] = None,
-                 rank_pattern: Optional[Dict[str, Union[int, float]]] = None) -> None:
+                 rank_pattern: Optional[Dict[str, int]] = None) -> None:
+        if method is None:
+            raise ConfigurationError(f"compression.method is required; allowed: {', '.join(METHODS)}")
+        check_key_types({"directions": directions})
         super().__init__(method, rank, target, layers, allow_parameter_increase, seed, method_options, staged,
                          calibrated, budget, allocation, energy, rank_pattern)
         if self.data_aware and not calibrated:
@@ -138,26 +142,89 @@ class ElmoCompression(LstmCompressionBlock, FromParams):
         return report
 
 
+def _cell_inputs(inputs: tuple, output: tuple, go_forward: bool, recurrent: bool) -> torch.Tensor:
+    """
+    What one of ELMo's `LstmCellWithProjection`s (called as `cell(sequence, batch_lengths, initial_state)`)
+    fed its W_i (`recurrent=False`: x_t for t < length) or its W_h (`recurrent=True`: the previous
+    projected state, i.e. the initial state, then each output but the one of the row's last step),
+    every row in its own length, as stock ELMo's per-step loop feeds them.
+    """
+    sequence, lengths = inputs[0], torch.as_tensor(inputs[1], device=inputs[0].device)
+    steps = torch.arange(sequence.size(1), device=sequence.device)[None, :]
+    if not recurrent:
+        return sequence[steps < lengths[:, None]]
+    outputs = output[0]
+    if len(inputs) > 2 and inputs[2] is not None:
+        initial = inputs[2][0].squeeze(0)
+    else:
+        initial = outputs.new_zeros(outputs.size(0), outputs.size(2))
+    previous = steps < lengths[:, None] - 1 if go_forward else (steps >= 1) & (steps < lengths[:, None])
+    return torch.cat([initial[lengths > 0], outputs[previous]], 0)
+
+
+def elmo_input_sources(names: List[str]) -> Dict[str, InputSource]:
+    """
+    Where calibration observes the inputs of ELMo's LSTM matrices (`"...forward_layer_0.state_linearity"`,
+    ...): on their cell's inputs and outputs, exactly as the stock per-step loop feeds them (see
+    `_cell_inputs`), so that the statistics do not depend on the forward that runs: the fast cell
+    (`fast_lstm_cell`) uses W_h's weight directly and W_i on the padded sequence.
+    """
+    sources = {}
+    for name in names:
+        cell, _, matrix = name.rpartition(".")
+        go_forward = cell.rpartition(".")[2].startswith("forward_layer_")
+        recurrent = matrix == "state_linearity"
+        sources[name] = (cell, lambda inputs, output, go_forward=go_forward, recurrent=recurrent:
+                         _cell_inputs(inputs, output, go_forward, recurrent))
+    return sources
+
+
+def elmo_files_in(config: Any) -> Iterator[Tuple[str, str]]:
+    """(options_file, weight_file) of every block of a config (a plain dict) that names both (an ELMo's files)."""
+    if isinstance(config, dict):
+        if isinstance(config.get("options_file"), str) and isinstance(config.get("weight_file"), str):
+            yield config["options_file"], config["weight_file"]
+        for value in config.values():
+            yield from elmo_files_in(value)
+    elif isinstance(config, list):
+        for value in config:
+            yield from elmo_files_in(value)
+
+
+_STOCK = inspect.signature(ElmoTokenEmbedder.__init__).parameters
+
+
 @TokenEmbedder.register("factorized_elmo_token_embedder")
 class FactorizedElmoTokenEmbedder(ElmoTokenEmbedder):
     """
-    `elmo_token_embedder` whose biLSTM matrices are compressed right after the weights load.
+    `elmo_token_embedder` whose biLSTM matrices are compressed right after the weights load: a
+    drop-in replacement (the same parameters, positions and defaults, the official ELMo's files
+    included), with two keyword-only parameters after them.
 
     Registered as a `TokenEmbedder` with name "factorized_elmo_token_embedder".
 
     # Parameters
 
+    options_file, weight_file, do_layer_norm, dropout, requires_grad, projection_dim, vocab_to_cache, scalar_mix_parameters
+        As `ElmoTokenEmbedder`'s (the files may be paths or URLs); the files are checked first
+        (`check_elmo_files`), for one clear error instead of one from deep inside `Elmo`.
     compression : `ElmoCompression`, optional (default = `None`)
         What to compress; `None` leaves ELMo as it is.
     fast_lstm : `bool`, optional (default = `True`)
         Run ELMo's LSTM cells with `FastLstmCellWithProjection` (same results, faster).
-    Every other parameter is `ElmoTokenEmbedder`'s (options_file and weight_file may be paths or URLs).
     """
 
-    def __init__(self, options_file: str, weight_file: str, compression: Optional[ElmoCompression] = None,
-                 fast_lstm: bool = True, **kwargs) -> None:
+    def __init__(self, options_file: str = _STOCK["options_file"].default,
+                 weight_file: str = _STOCK["weight_file"].default,
+                 do_layer_norm: bool = _STOCK["do_layer_norm"].default, dropout: float = _STOCK["dropout"].default,
+                 requires_grad: bool = _STOCK["requires_grad"].default,
+                 projection_dim: Optional[int] = _STOCK["projection_dim"].default,
+                 vocab_to_cache: Optional[List[str]] = _STOCK["vocab_to_cache"].default,
+                 scalar_mix_parameters: Optional[List[float]] = _STOCK["scalar_mix_parameters"].default, *,
+                 compression: Optional[ElmoCompression] = None, fast_lstm: bool = True) -> None:
         check_elmo_files(options_file, weight_file)
-        super().__init__(options_file=options_file, weight_file=weight_file, **kwargs)
+        super().__init__(options_file, weight_file, do_layer_norm, dropout, requires_grad, projection_dim,
+                         vocab_to_cache, scalar_mix_parameters)
         self.compression_report = compression.apply(self._elmo) if compression is not None else None
         if fast_lstm:
             use_fast_lstm_cells(self._elmo)
@@ -178,6 +245,16 @@ class ElmoCompressedModel(Model):
     fast_lstm : `bool`, optional (default = `True`)
         Run ELMo's LSTM cells with `FastLstmCellWithProjection` (same results, faster).
     """
+
+    @classmethod
+    def from_params(cls, params: Params, constructor_to_call=None, constructor_to_inspect=None, **extras):
+        """AllenNLP's `from_params`, after checking the files of every ELMo the inner model's config names
+        (a stock `elmo_token_embedder` or BCN's `elmo` would otherwise fail deep inside `Elmo`)."""
+        inner = params.get("model") if isinstance(params, Params) else None
+        for options_file, weight_file in elmo_files_in(inner.as_dict(quiet=True) if isinstance(inner, Params) else inner):
+            check_elmo_files(options_file, weight_file)
+        return super().from_params(params, constructor_to_call=constructor_to_call,
+                                   constructor_to_inspect=constructor_to_inspect, **extras)
 
     @classmethod
     def build(cls, vocab: Vocabulary, model: Model, compression: ElmoCompression, fast_lstm: bool = True) -> Model:

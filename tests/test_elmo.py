@@ -148,11 +148,11 @@ def test_missing_and_malformed_elmo_files_raise(tiny_elmo, tmp_path):
         embedder(str(bad_json), tiny_elmo[1])
     incomplete = tmp_path / "incomplete.json"
     incomplete.write_text(json.dumps({"lstm": {"dim": 32}, "char_cnn": TINY_ELMO_OPTIONS["char_cnn"]}))
-    with pytest.raises(ConfigurationError, match="lacks lstm"):
+    with pytest.raises(ConfigurationError, match="lstm.projection_dim is missing"):
         embedder(str(incomplete), tiny_elmo[1])
     not_hdf5 = tmp_path / "weights.hdf5"
     not_hdf5.write_text("plain text")
-    with pytest.raises(ConfigurationError, match="is not an HDF5 file"):
+    with pytest.raises(ConfigurationError, match="is not a complete HDF5 file"):
         embedder(tiny_elmo[0], str(not_hdf5))
     bigger = tmp_path / "bigger.json"
     bigger.write_text(json.dumps({**TINY_ELMO_OPTIONS, "lstm": {**TINY_ELMO_OPTIONS["lstm"], "dim": 64}}))

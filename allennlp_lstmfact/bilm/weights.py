@@ -21,7 +21,7 @@ from allennlp.common.checks import ConfigurationError
 from allennlp.modules.elmo import Elmo, _ElmoBiLm, batch_to_ids
 from allennlp.modules.elmo_lstm import ElmoLstm
 
-from allennlp_lstmfact.bilm_files import LSTM_CELL, REQUIRED_OPTIONS, expected_weight_shapes, write_elmo_files
+from allennlp_lstmfact.bilm_files import LSTM_CELL, elmo_option_problems, expected_weight_shapes, write_elmo_files
 
 # Fixed by allennlp's character ids (ELMoCharacterMapper): 261 characters + the padding id 0, 50 per token.
 N_CHARACTERS = 262
@@ -35,40 +35,15 @@ def check_bilm_options(options: Dict[str, Any]) -> None:
     Raise one `ConfigurationError` listing every problem of ELMo `options` (the `lstm` and
     `char_cnn` sections of an options JSON) that would stop allennlp from building or loading it.
     """
-    if not isinstance(options, dict) or not all(isinstance(options.get(s), dict) for s in REQUIRED_OPTIONS):
-        raise ConfigurationError(f"ELMo options must be a dict with sections {list(REQUIRED_OPTIONS)}, got {options!r}")
-    lstm, cnn = options["lstm"], options["char_cnn"]
-    problems = [f"{section}.{key} is missing" for section, keys in REQUIRED_OPTIONS.items()
-                for key in keys if key not in options[section]]
+    problems = elmo_option_problems(options)
     if problems:
         raise ConfigurationError("bad ELMo options: " + "; ".join(problems))
-
-    def positive_int(value: Any) -> bool:
-        return isinstance(value, int) and not isinstance(value, bool) and value > 0
-
-    for key in ("dim", "projection_dim", "n_layers"):
-        if not positive_int(lstm[key]):
-            problems.append(f"lstm.{key} must be a positive integer, got {lstm[key]!r}")
-    for key in ("cell_clip", "proj_clip"):
-        if lstm[key] is not None and (not isinstance(lstm[key], Real) or lstm[key] <= 0):
-            problems.append(f"lstm.{key} must be a positive number or null, got {lstm[key]!r}")
-    if lstm["use_skip_connections"] is not True:
-        problems.append("lstm.use_skip_connections must be true (allennlp's _ElmoBiLm supports only that)")
-    if not isinstance(cnn["embedding"], dict) or not positive_int(cnn["embedding"].get("dim")):
-        problems.append(f"char_cnn.embedding.dim must be a positive integer, got {cnn['embedding']!r}")
-    filters = cnn["filters"]
-    if (not isinstance(filters, list) or not filters
-            or not all(isinstance(f, (list, tuple)) and len(f) == 2 and all(map(positive_int, f)) for f in filters)):
-        problems.append(f"char_cnn.filters must be a non-empty list of [width, number] pairs, got {filters!r}")
-    elif max(width for width, _ in filters) > MAX_CHARACTERS_PER_TOKEN:
-        problems.append(f"char_cnn.filters: widths must be at most {MAX_CHARACTERS_PER_TOKEN}, got {filters!r}")
-    if not isinstance(cnn["n_highway"], int) or isinstance(cnn["n_highway"], bool) or cnn["n_highway"] < 0:
-        problems.append(f"char_cnn.n_highway must be a non-negative integer, got {cnn['n_highway']!r}")
-    if cnn["activation"] not in ("relu", "tanh"):
-        problems.append(f"char_cnn.activation must be 'relu' or 'tanh', got {cnn['activation']!r}")
+    cnn = options["char_cnn"]
+    if max(width for width, _ in cnn["filters"]) > MAX_CHARACTERS_PER_TOKEN:
+        problems.append(f"char_cnn.filters: widths must be at most {MAX_CHARACTERS_PER_TOKEN}, got {cnn['filters']!r}")
     for key, required in (("n_characters", N_CHARACTERS), ("max_characters_per_token", MAX_CHARACTERS_PER_TOKEN)):
-        if cnn[key] != required:
-            problems.append(f"char_cnn.{key} must be {required} (allennlp's character ids), got {cnn[key]!r}")
+        if cnn.get(key) != required:
+            problems.append(f"char_cnn.{key} must be {required} (allennlp's character ids), got {cnn.get(key)!r}")
     if problems:
         raise ConfigurationError("bad ELMo options: " + "; ".join(problems))
 

@@ -8,7 +8,7 @@ applies it when it is constructed, so an archive reloads with stock `allennlp ev
 compresses it and returns it: the model to fine-tune.
 """
 import logging
-from typing import Any, Dict, List, Optional, Union
+from typing import Any, Dict, List, Optional
 
 import torch
 from allennlp.common import FromParams
@@ -66,7 +66,7 @@ class LanguageModelCompression(LstmCompressionBlock, FromParams):
         use them in `compressed_from_pretrained` or `allennlp compress`.
     """
 
-    def __init__(self, method: Optional[str] = None, rank: Optional[Union[int, float]] = None, target: str = "W_h",
+    def __init__(self, method: Optional[str] = None, rank: Optional[int] = None, target: str = "W_h",
                  layers: Optional[List[int]] = None, allow_parameter_increase: bool = False, seed: int = 0,
                  method_options: Optional[Dict[str, Any]] = None, staged: bool = False, calibrated: bool = False,
                  vocabulary: Optional[VocabularyCompression] = None, budget: Optional[float] = None,
