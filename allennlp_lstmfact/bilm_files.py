@@ -67,6 +67,15 @@ def elmo_option_problems(options: Any) -> List[str]:
     return problems
 
 
+# The options of a tiny ELMo (2 layers, cell 32, projection 16) for tests and examples (`random_elmo_weights`).
+TINY_ELMO_OPTIONS = {
+    "lstm": {"dim": 32, "projection_dim": 16, "n_layers": 2, "cell_clip": 3, "proj_clip": 3,
+             "use_skip_connections": True},
+    "char_cnn": {"embedding": {"dim": 4}, "filters": [[1, 4], [2, 8], [3, 16]], "n_highway": 1,
+                 "n_characters": 262, "max_characters_per_token": 50, "activation": "relu"},
+}
+
+
 def expected_weight_shapes(options: Dict[str, Any]) -> Iterator[Tuple[str, Tuple[Optional[int], ...]]]:
     """
     (HDF5 dataset path, shape) of every array an ELMo with these options has, in bilm-tf's layout;

@@ -4,6 +4,8 @@ exactly as `allennlp evaluate` reads them (the archive's validation reader and d
 the statistics each method needs from them (`core.calibration`), gathered in evaluation mode.
 Used by `allennlp compress`, by `compressed_from_pretrained` configs and by the experiments.
 """
+import os
+import traceback
 from typing import Any, Dict, List, Mapping, Optional
 
 import torch
@@ -14,6 +16,7 @@ from allennlp.models.archival import Archive
 
 from allennlp_lstmfact.core import InputStatistics, fisher_row_importance, get_method
 from allennlp_lstmfact.core.calibration import InputSource
+from allennlp_lstmfact.file_checks import FileCheckError, check_text_file
 
 Batch = Dict[str, Any]
 
@@ -30,18 +33,50 @@ def evaluation_batches(archive: Archive, data_path: str, max_instances: int,
     loader_params = config.pop("validation_data_loader", None) or config.pop("data_loader")
     if batch_size is not None and "batch_size" in loader_params:
         loader_params["batch_size"] = batch_size
-    loader = DataLoader.from_params(params=loader_params, reader=archive.validation_dataset_reader,
-                                    data_path=data_path)
-    loader.index_with(archive.model.vocab)
     batches, seen = [], 0
-    for batch in loader:
-        batches.append(batch)
-        seen += batch_rows(batch)
-        if seen >= max_instances:
-            break
+    try:  # a loader may read the whole file when it is built
+        loader = DataLoader.from_params(params=loader_params, reader=archive.validation_dataset_reader,
+                                        data_path=data_path)
+        loader.index_with(archive.model.vocab)
+        for batch in loader:
+            batches.append(batch)
+            seen += batch_rows(batch)
+            if seen >= max_instances:
+                break
+    except Exception as error:  # whatever the archive's reader raises on data it cannot read
+        line = _line_being_read(error, data_path)
+        where = f" at line {line}" if line is not None else f" after {seen} instances"
+        raise FileCheckError(f"calibration data {data_path!r} cannot be read by the archive's dataset reader "
+                             f"({type(archive.validation_dataset_reader).__name__}){where}: "
+                             f"{type(error).__name__}: {error}") from error
     if not seen:
-        raise ConfigurationError(f"calibration data {data_path!r} gave no instances")
+        raise FileCheckError(f"calibration data {data_path!r} gave no instances to the archive's dataset reader "
+                             f"({type(archive.validation_dataset_reader).__name__})")
     return batches
+
+
+def check_calibration_data(data_path: str) -> None:
+    """
+    `FileCheckError` unless the local calibration data `data_path` exists and, if a file, is UTF-8
+    text (a binary file fails here, naming the line); URLs, globs and folders are left to the reader.
+    """
+    if "://" in data_path or any(character in data_path for character in "*?[") or os.path.isdir(data_path):
+        return
+    check_text_file(data_path, "calibration data")
+
+
+def _line_being_read(error: BaseException, data_path: str) -> Optional[int]:
+    """
+    The line of the file `data_path` that a line-by-line dataset reader was parsing when it raised
+    `error` (the `line` variable of its `_read`, found in the file), or `None`.
+    """
+    texts = [frame.f_locals.get("line") for frame, _ in traceback.walk_tb(error.__traceback__)
+             if frame.f_code.co_name == "_read"]
+    text = next((text.strip() for text in texts if isinstance(text, str) and text.strip()), None)
+    if text is None or not os.path.isfile(data_path):
+        return None
+    with open(data_path, encoding="utf-8", errors="replace") as handle:
+        return next((number for number, line in enumerate(handle, start=1) if line.strip() == text), None)
 
 
 def batch_rows(batch: Batch) -> int:

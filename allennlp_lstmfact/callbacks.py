@@ -1,12 +1,21 @@
 """
-Staged compression during training (Gupta et al. 2024): compress one group of matrices at a time and
-fine-tune in between, instead of everything at once.
+Trainer callbacks: exact resumption of models whose encoders carry state between batches
+(`carried_state_checkpoint`), and staged compression during training (Gupta et al. 2024,
+`staged_compression`): compress one group of matrices at a time and fine-tune in between, instead of
+everything at once.
 
 The model is built with its compressed structure already in place (`"staged": true` in the
 `compression` block gives `Deferred*` layers that compute densely until compressed), so this
 callback only changes values: the optimizer holds every factor from the start, checkpoints and
 archives reload, and `allennlp train -r` resumes with the same factors (a stage whose `compressed`
 flags were restored from the checkpoint is not compressed again).
+
+Why a resumed run used to drift from an uninterrupted one: ELMo's biLSTM (a stateful `_EncoderBase`)
+carries its hidden and cell states from batch to batch, and AllenNLP's checkpoints do not hold them,
+so after `-r` the first batch started from zero states; with dropout, torch's random state (not in
+the checkpoint either) gave other masks. Measured on the tiny staged fixture (4 epochs, resumed after
+epoch 1): max |weight difference| 0.056 after the next epoch (one epoch changes weights by 0.047), 0.016
+without staging; with both saved in the checkpoint, 0 (bit-identical).
 """
 import json
 import logging
@@ -16,6 +25,7 @@ from collections import defaultdict
 from typing import Any, Dict, List, Optional, Tuple
 
 from allennlp.common.checks import ConfigurationError
+from allennlp.modules.encoder_base import _EncoderBase
 from allennlp.training.callbacks.callback import TrainerCallback
 import torch
 from torch import nn
@@ -48,13 +58,65 @@ def plan_stages(model: nn.Module, stage_by: str) -> List[List[str]]:
     return [stages[key] for key in sorted(stages)]
 
 
+def carried_states(model: nn.Module) -> Dict[str, Optional[Tuple[torch.Tensor, ...]]]:
+    """The states that the stateful encoders of `model` (e.g. ELMo's biLSTM) carry to the next batch, by module name."""
+    return {name: None if module._states is None else tuple(state.detach().clone() for state in module._states)
+            for name, module in model.named_modules() if isinstance(module, _EncoderBase) and module.stateful}
+
+
+def restore_carried_states(model: nn.Module, states: Dict[str, Optional[Tuple[torch.Tensor, ...]]]) -> None:
+    """Put `states` (from `carried_states`) back into the stateful encoders of `model`."""
+    for name, value in states.items():
+        module = model.get_submodule(name)
+        device = next(module.parameters(), torch.empty(0)).device
+        module._states = None if value is None else tuple(state.to(device) for state in value)
+
+
+@TrainerCallback.register("carried_state_checkpoint")
+class CarriedStateCheckpointCallback(TrainerCallback):
+    """
+    Makes `allennlp train -r` continue exactly as an uninterrupted run would: every checkpoint also
+    holds the states that stateful encoders (ELMo's biLSTM) carry between batches and torch's random
+    state (dropout masks), and a resumed run starts from them. (The data order needs nothing: AllenNLP
+    replays the skipped epochs' data loading, which is what Python's random state follows.)
+
+    Registered as a `TrainerCallback` with name "carried_state_checkpoint"; `staged_compression` does
+    the same.
+    """
+
+    def __init__(self, serialization_dir: str) -> None:
+        super().__init__(serialization_dir)
+        self._model: Optional[nn.Module] = None
+        self._restored: Optional[Dict[str, Any]] = None
+
+    def on_start(self, trainer, is_primary: bool = True, **kwargs) -> None:
+        # A checkpoint is restored (load_state_dict) before on_start, when the model is not known yet.
+        self._model = trainer.model
+        if self._restored is not None:
+            restore_carried_states(self._model, self._restored["carried_states"])
+            torch.set_rng_state(self._restored["torch_rng_state"])
+            if torch.cuda.is_available() and self._restored.get("cuda_rng_states"):
+                torch.cuda.set_rng_state_all(self._restored["cuda_rng_states"])
+            self._restored = None
+
+    def state_dict(self) -> Dict[str, Any]:
+        if self._model is None:
+            return {}
+        return {"carried_states": carried_states(self._model), "torch_rng_state": torch.get_rng_state(),
+                "cuda_rng_states": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []}
+
+    def load_state_dict(self, state_dict: Dict[str, Any]) -> None:
+        self._restored = state_dict or None
+
+
 @TrainerCallback.register("staged_compression")
-class StagedCompressionCallback(TrainerCallback):
+class StagedCompressionCallback(CarriedStateCheckpointCallback):
     """
     Compresses the model's deferred layers stage by stage: stage 0 at the start of training, then
     the next stage every `epochs_per_stage` epochs (or `batches_per_stage` batches).
     Logs, per stage, the parameters, the relative reconstruction error per matrix and the last
     validation metrics, and appends them to `compression_stages.jsonl` in the serialization dir.
+    Checkpoints hold what `carried_state_checkpoint` saves, so `-r` resumes exactly.
 
     Registered as a `TrainerCallback` with name "staged_compression".
 
@@ -104,6 +166,7 @@ class StagedCompressionCallback(TrainerCallback):
                     handle.write(json.dumps(record) + "\n")
 
     def on_start(self, trainer, is_primary: bool = True, **kwargs) -> None:
+        super().on_start(trainer, is_primary=is_primary, **kwargs)
         self.stages = plan_stages(trainer.model, self.stage_by)
         if not self.stages:
             raise ConfigurationError("staged_compression found no deferred compressed layers: build the model "

@@ -9,12 +9,17 @@ stock `allennlp evaluate` / `predict`, its weights are the original archive's (f
 included), compressed; the output is written atomically and the original is never touched.
 """
 import argparse
+import contextlib
 import copy
 import json
+import logging
 import os
+import sys
 import tarfile
 import tempfile
-from typing import Any, Callable, Dict, List, NamedTuple, Optional
+import traceback
+import zlib
+from typing import Any, Callable, Dict, Iterator, List, NamedTuple, Optional
 
 import torch
 from allennlp.commands.subcommand import Subcommand
@@ -24,13 +29,23 @@ from allennlp.models.archival import CONFIG_NAME, _WEIGHTS_NAME, Archive, archiv
 from allennlp.modules.elmo import Elmo
 from torch import nn
 
-from allennlp_lstmfact.atomic import atomic_path
-from allennlp_lstmfact.calibration import data_scales, evaluation_batches
-from allennlp_lstmfact.core import ALLOCATIONS, METHODS, CompressionReport, count_parameters
+from allennlp_lstmfact.atomic import atomic_path, remove_stale_temporaries, temporary_prefix
+from allennlp_lstmfact.bilm_files import check_elmo_files
+from allennlp_lstmfact.calibration import check_calibration_data, data_scales, evaluation_batches
+from allennlp_lstmfact.compression_block import LstmCompressionBlock
+from allennlp_lstmfact.core import ALLOCATIONS, METHODS, CompressionReport, count_parameters, data_aware_methods
 from allennlp_lstmfact.core.calibration import InputSource
-from allennlp_lstmfact.elmo import ElmoCompression
+from allennlp_lstmfact.elmo import ElmoCompression, elmo_files_in, elmo_input_sources
+from allennlp_lstmfact.file_checks import (
+    FileCheckError,
+    check_output_file,
+    check_readable_file,
+    read_json_file,
+)
 from allennlp_lstmfact.lm.compression import LanguageModelCompression, lstm_input_sources
 from allennlp_lstmfact.lm.lstm import LstmLayer
+
+logger = logging.getLogger(__name__)
 
 STANDARD_MEMBERS = {CONFIG_NAME, _WEIGHTS_NAME, "vocabulary", "meta.json"}
 
@@ -64,6 +79,25 @@ class ArchiveCompressor(NamedTuple):
     calibration_batch_size: int
 
 
+COMPRESSED_WRAPPERS = ("with_compressed_elmo", "compressed_from_pretrained")
+
+
+def _block_class(compression: Dict[str, Any]) -> type:
+    """The compression block class that reads `compression` (before the archive says which model it is)."""
+    return LanguageModelCompression if "vocabulary" in compression or "method" not in compression else ElmoCompression
+
+
+def check_compression(compression: Any) -> LstmCompressionBlock:
+    """
+    The compression block of `compression` (a dict) validated as far as it can be without the model
+    (`ConfigurationError` naming the bad key and value); model-dependent checks (layer range, rank
+    against the matrix sizes) follow once the archive is loaded.
+    """
+    if not isinstance(compression, dict):
+        raise ConfigurationError(f"the compression block must be an object (key: value), got {compression!r}")
+    return _block_class(compression).from_params(Params({**copy.deepcopy(compression), "calibrated": True}))
+
+
 def archive_compressor(model: nn.Module, compression: Dict[str, Any]) -> ArchiveCompressor:
     """
     The compressor of `model`: its ELMo if it has one, else its `LstmLayer`s (a language model);
@@ -72,11 +106,27 @@ def archive_compressor(model: nn.Module, compression: Dict[str, Any]) -> Archive
     modules = list(model.modules())
     if any(isinstance(m, Elmo) for m in modules):
         block = ElmoCompression.from_params(Params({**copy.deepcopy(compression), "calibrated": True}))
-        return ArchiveCompressor(block, "with_compressed_elmo", lambda names: {}, 16)
+        return ArchiveCompressor(block, "with_compressed_elmo", elmo_input_sources, 16)
     if any(isinstance(m, LstmLayer) for m in modules):
         return ArchiveCompressor(LanguageModelCompression.from_params(Params(copy.deepcopy(compression))),
                                  "compressed_from_pretrained", lstm_input_sources, 10)
     raise ConfigurationError(f"no allennlp Elmo module and no LstmLayer found in {type(model).__name__} to compress")
+
+
+def check_calibration(method: Optional[str], calibration_data: Optional[str], calibration_instances: int) -> None:
+    """
+    `ConfigurationError` unless the calibration options fit `method`: the data-aware methods need
+    `calibration_data`, the others do not read it; `calibration_instances` is a positive integer.
+    """
+    if isinstance(calibration_instances, bool) or not isinstance(calibration_instances, int) or \
+            calibration_instances < 1:
+        raise ConfigurationError(f"--calibration-instances must be a positive integer, got {calibration_instances!r}")
+    data_aware = method in data_aware_methods()
+    if data_aware and calibration_data is None:
+        raise ConfigurationError(f"method {method!r} needs --calibration-data (data the archive's reader can read)")
+    if not data_aware and calibration_data is not None:
+        raise ConfigurationError(f"--calibration-data is read only by the data-aware methods "
+                                 f"{', '.join(data_aware_methods())}; method {method!r} does not use it")
 
 
 def compress_archive(archive_file: str, output_file: str, compression: Dict[str, Any], overwrite: bool = False,
@@ -84,10 +134,16 @@ def compress_archive(archive_file: str, output_file: str, compression: Dict[str,
     """
     Compress the ELMo (or the LSTM language model) of a trained AllenNLP archive into a new archive.
 
+    Everything that can be checked without the model is checked first (the compression block, the
+    calibration options, every file named), so a bad input fails before the archive is read; a bad
+    file raises `FileCheckError`, any other bad input `ConfigurationError`. The archive is unpacked
+    once, into a temporary folder beside the output (named for this process, so that a run killed
+    outright leaves nothing the next run does not remove).
+
     # Parameters
 
     archive_file : `str`
-        A `model.tar.gz` written by `allennlp train`; read only.
+        A `model.tar.gz` written by `allennlp train` (or its serialization folder); read only.
     output_file : `str`
         The new archive; written atomically (a temporary file in the same folder, then renamed).
     compression : `Dict[str, Any]`
@@ -96,65 +152,129 @@ def compress_archive(archive_file: str, output_file: str, compression: Dict[str,
     overwrite : `bool`, optional (default = `False`)
         Replace `output_file` if it exists.
     calibration_data : `str`, optional (default = `None`)
-        Data the archive's reader can read; required by the data-aware methods: `"asvd"` (column
-        scales = the mean absolute inputs of each compressed layer) and `"fisher_svd"` (row scales =
-        the Fisher information of the model's loss; labelled data), on its first
-        `calibration_instances` instances.
+        Data the archive's reader can read; required by the data-aware methods (and only by them):
+        `"asvd"` (column scales = the mean absolute inputs of each compressed layer) and
+        `"fisher_svd"` (row scales = the Fisher information of the model's loss; labelled data), on
+        its first `calibration_instances` instances.
+    calibration_instances : `int`, optional (default = `128`)
     """
-    check_archive_paths(archive_file, output_file, overwrite)
-    archive = load_archive(archive_file)
-    if _is_compressed(archive.model):
-        raise ConfigurationError(f"archive {archive_file!r} is already compressed; compress the uncompressed one")
-    compressor = archive_compressor(archive.model, compression)
-    params_before = count_parameters(archive.model)
-    scales = None
-    if compressor.compression.data_aware:
-        scales = calibrate(compressor, archive, calibration_data, calibration_instances)
-        compression = {**compression, "calibrated": True}
-    report = compressor.compression.apply(archive.model, data_scales=scales)
-    config = archive.config.as_dict(quiet=True)
-    config["model"] = {"type": compressor.wrapper, "model": config["model"], "compression": compression}
-    write_archive(archive_file, output_file, config, archive.model.state_dict())
+    block = check_compression(compression)
+    check_calibration(block.method, calibration_data, calibration_instances)
+    archive_file = check_archive_paths(archive_file, output_file, overwrite)
+    config = read_archive_config(archive_file)
+    if calibration_data is not None:
+        check_calibration_data(calibration_data)
+    with unpacked_archive(archive_file, output_file) as folder:
+        archive = load_unpacked_archive(archive_file, folder)
+        if _is_compressed(archive.model):
+            raise FileCheckError(f"archive {archive_file!r} is already compressed; compress the uncompressed one")
+        compressor = archive_compressor(archive.model, compression)
+        params_before = count_parameters(archive.model)
+        scales = None
+        if compressor.compression.data_aware:
+            scales = calibrate(compressor, archive, calibration_data, calibration_instances)
+            compression = {**compression, "calibrated": True}
+        report = compressor.compression.apply(archive.model, data_scales=scales)
+        config["model"] = {"type": compressor.wrapper, "model": config["model"], "compression": compression}
+        write_archive(folder, output_file, config, archive.model.state_dict())
     return ArchiveCompression(report, params_before, count_parameters(archive.model))
 
 
-def check_archive_paths(archive_file: str, output_file: str, overwrite: bool) -> None:
-    """`ConfigurationError` unless `archive_file` exists and `output_file` may be written."""
+def check_archive_paths(archive_file: str, output_file: str, overwrite: bool) -> str:
+    """
+    The model archive to read: `archive_file`, or the `model.tar.gz` of a serialization folder (as
+    `allennlp evaluate` takes it); `FileCheckError` unless it exists and `output_file` may be written
+    (its folder exists, it is not a folder, it is new unless `overwrite`, it is not the archive).
+    """
+    if os.path.isdir(archive_file):
+        inside = os.path.join(archive_file, "model.tar.gz")
+        if not os.path.isfile(inside):
+            raise FileCheckError(f"archive {archive_file!r} is a folder without a model.tar.gz (a serialization "
+                                 "folder whose training has not finished?); give the model.tar.gz to compress")
+        archive_file = inside
+    check_readable_file(archive_file, "archive")
     if os.path.abspath(output_file) == os.path.abspath(archive_file):
-        raise ConfigurationError(f"output {output_file!r} is the input archive; the original is never overwritten")
-    if os.path.exists(output_file) and not overwrite:
-        raise ConfigurationError(f"output {output_file!r} exists; pass --overwrite to replace it")
-    if not os.path.isfile(archive_file):
-        raise ConfigurationError(f"archive {archive_file!r} does not exist")
+        raise FileCheckError(f"output {output_file!r} is the input archive; the original is never overwritten")
+    check_output_file(output_file, overwrite)
+    return archive_file
+
+
+def read_archive_config(archive_file: str) -> Dict[str, Any]:
+    """
+    The config of the model archive `archive_file` (its first member), read without unpacking the
+    weights; `FileCheckError` if it is not a model archive or names ELMo files that fail their check.
+    """
+    try:
+        with tarfile.open(archive_file, "r:gz") as tar:
+            member = tar.next()
+            while member is not None and member.name != CONFIG_NAME:
+                member = tar.next()
+            if member is None:
+                raise FileCheckError(f"archive {archive_file!r} has no {CONFIG_NAME}: not a model archive written "
+                                     "by allennlp train")
+            config = json.loads(tar.extractfile(member).read().decode("utf-8"))
+    except (tarfile.TarError, EOFError, OSError, zlib.error, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise FileCheckError(f"archive {archive_file!r} is not a model archive (a .tar.gz written by allennlp "
+                             f"train), or it is damaged: {type(error).__name__}: {error}") from None
+    if isinstance(config.get("model"), dict) and config["model"].get("type") in COMPRESSED_WRAPPERS:
+        raise FileCheckError(f"archive {archive_file!r} is already compressed (its model is a "
+                             f"{config['model']['type']!r}); compress the uncompressed one")
+    for options_file, weight_file in elmo_files_in(config):
+        try:
+            check_elmo_files(options_file, weight_file)
+        except ConfigurationError as error:
+            raise FileCheckError(f"archive {archive_file!r} names ELMo files that cannot be used: {error}") from None
+    return config
+
+
+@contextlib.contextmanager
+def unpacked_archive(archive_file: str, output_file: str) -> Iterator[str]:
+    """
+    A temporary folder beside `output_file` holding the members of `archive_file`, removed at the
+    end; named for this process (`atomic.temporary_prefix`), so that the next atomic write into the
+    folder removes it if this process is killed outright. `FileCheckError` for a truncated archive.
+    """
+    output_folder = os.path.dirname(os.path.abspath(output_file))
+    remove_stale_temporaries(output_folder)
+    with tempfile.TemporaryDirectory(dir=output_folder, prefix=temporary_prefix() + "compress-") as folder:
+        try:
+            with tarfile.open(archive_file, "r:gz") as tar:
+                tar.extractall(folder, filter="data")
+        except (tarfile.TarError, EOFError, OSError, zlib.error) as error:
+            raise FileCheckError(f"archive {archive_file!r} is damaged (truncated?): it cannot be unpacked: "
+                                 f"{type(error).__name__}: {error}") from None
+        yield folder
+
+
+def load_unpacked_archive(archive_file: str, folder: str) -> Archive:
+    """`load_archive` of the unpacked `folder`; `FileCheckError` naming `archive_file` if its model cannot be built."""
+    try:
+        return load_archive(folder)
+    except (ConfigurationError, RuntimeError, OSError, KeyError, EOFError) as error:
+        raise FileCheckError(f"archive {archive_file!r} cannot be loaded: {type(error).__name__}: {error}") from None
 
 
 def calibrate(compressor: ArchiveCompressor, archive: Archive, data_path: Optional[str],
               max_instances: int) -> Dict[str, torch.Tensor]:
     """The data-aware method's statistics for the compressor's targets, on the first instances of `data_path`."""
     method = compressor.compression.method
-    if data_path is None:
-        raise ConfigurationError(f"method {method!r} needs --calibration-data (data the archive's reader can read)")
+    check_calibration(method, data_path, max_instances)
     names = compressor.compression.target_names(archive.model)
     batches = evaluation_batches(archive, data_path, max_instances, compressor.calibration_batch_size)
     return data_scales(method, archive.model, names, batches, compressor.input_sources(names))
 
 
-def write_archive(archive_file: str, output_file: str, config: Dict[str, Any],
-                  state_dict: Dict[str, torch.Tensor]) -> None:
+def write_archive(folder: str, output_file: str, config: Dict[str, Any], state_dict: Dict[str, torch.Tensor]) -> None:
     """
-    `archive_file`'s members with `config` and `state_dict` replaced, as a new archive `output_file`,
-    written atomically (a temporary folder beside it, then a rename).
+    The unpacked archive in `folder` with `config` and `state_dict` replaced, as a new archive
+    `output_file`, written atomically.
     """
-    output_folder = os.path.dirname(os.path.abspath(output_file))
-    with atomic_path(output_file) as partial, \
-            tempfile.TemporaryDirectory(dir=output_folder, prefix=".compress-") as workdir:
-        with tarfile.open(archive_file, "r:gz") as tar:
-            tar.extractall(workdir, filter="data")
-        with open(os.path.join(workdir, CONFIG_NAME), "w") as handle:
-            json.dump(config, handle, indent=2)
-        torch.save(state_dict, os.path.join(workdir, _WEIGHTS_NAME))
-        extra = sorted(set(os.listdir(workdir)) - STANDARD_MEMBERS)
-        archive_model(workdir, weights=_WEIGHTS_NAME, archive_path=partial, include_in_archive=extra or None)
+    with open(os.path.join(folder, CONFIG_NAME), "w") as handle:
+        json.dump(config, handle, indent=2)
+    torch.save(state_dict, os.path.join(folder, _WEIGHTS_NAME))
+    extra = sorted(set(os.listdir(folder)) - STANDARD_MEMBERS)
+    with atomic_path(output_file) as partial:
+        archive_model(folder, weights=_WEIGHTS_NAME, archive_path=partial, include_in_archive=extra or None)
 
 
 @Subcommand.register("compress")
@@ -165,70 +285,109 @@ class Compress(Subcommand):
 
     Registered as a `Subcommand` with name "compress". AllenNLP registers plugin subcommands
     through its plugin files (`.allennlp_plugins` in the working directory, or ~/.allennlp/plugins).
+    Every flag and file is checked before the archive is loaded; a problem is one line on stderr,
+    `allennlp compress: error: ...`, with exit status 2 for a bad flag value and 1 for a bad file
+    (`--verbose`: the traceback too, and AllenNLP's log).
     """
 
     def add_subparser(self, parser: argparse._SubParsersAction) -> argparse.ArgumentParser:
         description = ("Compress the ELMo (or the LSTM language model) of a trained archive (SVD, Semi-NMF, "
                        "pruning, ...) into a new archive.")
         subparser = parser.add_parser(self.name, description=description, help=description)
-        subparser.add_argument("archive_file", help="the trained model.tar.gz (left untouched)")
+        subparser.add_argument("archive_file", help="the trained model.tar.gz (left untouched), or its "
+                                                    "serialization folder")
         subparser.add_argument("-o", "--output-file", required=True, help="the compressed archive to write")
         subparser.add_argument("--spec", help="a JSON file holding the compression block (instead of the flags)")
         subparser.add_argument("--method", help=" | ".join(METHODS))
-        subparser.add_argument("--target", default="W_h", help="W_i | W_h | both (default W_h)")
+        subparser.add_argument("--target", help="W_i | W_h | both (default W_h)")
         subparser.add_argument("--rank", type=int, help="the rank r of every matrix")
         subparser.add_argument("--budget", type=float,
                                help="instead of --rank: the factors hold this fraction of the matrices' parameters")
-        subparser.add_argument("--allocation", choices=ALLOCATIONS, default="uniform",
-                               help="with --budget: one rank for all (uniform) or ranks by the spectra (spectral)")
+        subparser.add_argument("--allocation", help=f"with --budget: {' | '.join(ALLOCATIONS)}: one rank for all "
+                                                    "(uniform, the default) or ranks by the spectra (spectral)")
         subparser.add_argument("--energy", type=float,
                                help="instead of --rank: per matrix, the smallest rank keeping this share of Σσ²")
         subparser.add_argument("--rank-pattern", nargs="+", metavar="REGEX=RANK",
                                help="per-matrix ranks by module name, e.g. 'layer_1.state=20' (first match wins)")
-        subparser.add_argument("--layers", type=int, nargs="+", help="ELMo layers (default all)")
+        subparser.add_argument("--layers", type=int, nargs="+", help="layer indices (default all)")
         subparser.add_argument("--directions", nargs="+", help="ELMo: forward and/or backward (default both)")
-        subparser.add_argument("--seed", type=int, default=0)
-        subparser.add_argument("--calibration-data", help="data for asvd / fisher_svd statistics (archive's reader; labelled for fisher_svd)")
+        subparser.add_argument("--seed", type=int)
+        subparser.add_argument("--calibration-data",
+                               help="data for asvd / fisher_svd statistics (archive's reader; labelled for fisher_svd)")
         subparser.add_argument("--calibration-instances", type=int, default=128)
         subparser.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+        subparser.add_argument("--verbose", action="store_true",
+                               help="on an error, show the traceback; show AllenNLP's log while loading")
+        subparser.error = lambda message: exit_with_error(subparser.prog, message, USAGE_ERROR)
         subparser.set_defaults(func=compress_from_args)
         return subparser
+
+
+USAGE_ERROR, FILE_ERROR = 2, 1  # exit statuses: a bad flag value; a bad file (or any other failure)
+
+
+def exit_with_error(program: str, message: str, status: int) -> None:
+    """Print `program: error: message` on one line of stderr (as argparse does) and exit with `status`."""
+    print(f"{program}: error: {' '.join(str(message).split())}", file=sys.stderr)
+    sys.exit(status)
 
 
 def _rank_pattern(entries: List[str]) -> Dict[str, int]:
     pattern = {}
     for entry in entries:
         regex, _, rank = entry.rpartition("=")
-        if not regex or not rank.isdigit():
+        if not regex or not rank.isdigit() or int(rank) < 1:
             raise ConfigurationError(f"--rank-pattern entry {entry!r} is not REGEX=RANK (a positive integer rank)")
         pattern[regex] = int(rank)
     return pattern
 
 
+FLAG_KEYS = ("method", "target", "rank", "budget", "allocation", "energy", "layers", "directions", "seed")
+
+
 def compression_from_args(args: argparse.Namespace) -> Dict[str, Any]:
-    sizes = {key: getattr(args, key) for key in ("rank", "budget", "energy") if getattr(args, key) is not None}
-    if args.spec:
-        if args.method or sizes or args.rank_pattern:
-            raise ConfigurationError("give either --spec or --method with --rank/--budget/--energy, not both")
-        with open(args.spec) as handle:
-            return json.load(handle)
-    if not args.method or len(sizes) != 1:
-        raise ConfigurationError(f"--method and exactly one of --rank, --budget and --energy are required (or "
-                                 f"--spec FILE); got method {args.method!r} and {sizes or 'no size'}")
-    compression = {"method": args.method, "target": args.target, **sizes, "seed": args.seed}
-    if args.budget is not None:
-        compression["allocation"] = args.allocation
+    """The compression block that the flags (or the `--spec` file) give; `ConfigurationError` if they conflict."""
+    given = {key: getattr(args, key) for key in FLAG_KEYS if getattr(args, key) is not None}
     if args.rank_pattern:
-        compression["rank_pattern"] = _rank_pattern(args.rank_pattern)
-    if args.layers:
-        compression["layers"] = args.layers
-    if args.directions:
-        compression["directions"] = args.directions
-    return compression
+        given["rank_pattern"] = _rank_pattern(args.rank_pattern)
+    if args.spec:
+        if given:
+            raise ConfigurationError(f"give either --spec or the compression flags, not both; got --spec and "
+                                     f"{', '.join('--' + key.replace('_', '-') for key in given)}")
+        return read_json_file(args.spec, "--spec file")
+    sizes = {key: given[key] for key in ("rank", "budget", "energy") if key in given}
+    if "method" not in given or len(sizes) != 1:
+        raise ConfigurationError(f"--method and exactly one of --rank, --budget and --energy are required (or "
+                                 f"--spec FILE); got method {given.get('method')!r} and {sizes or 'no size'}")
+    return {"target": "W_h", "seed": 0, **given}
+
+
+@contextlib.contextmanager
+def _log_level(level: int) -> Iterator[None]:
+    root = logging.getLogger()
+    before = root.level
+    root.setLevel(level)
+    try:
+        yield
+    finally:
+        root.setLevel(before)
 
 
 def compress_from_args(args: argparse.Namespace) -> None:
-    result = compress_archive(args.archive_file, args.output_file, compression_from_args(args), args.overwrite,
-                              args.calibration_data, args.calibration_instances)
+    """`allennlp compress`: one line on stderr and exit status 2 (bad flag) or 1 (bad file, other failure)."""
+    program = "allennlp compress"
+    try:
+        with _log_level(logging.getLogger().level if args.verbose else logging.WARNING):
+            result = compress_archive(args.archive_file, args.output_file, compression_from_args(args), args.overwrite,
+                                      args.calibration_data, args.calibration_instances)
+    except Exception as error:
+        if args.verbose:
+            traceback.print_exc()
+        if isinstance(error, FileCheckError):
+            exit_with_error(program, str(error), FILE_ERROR)
+        if isinstance(error, ConfigurationError):
+            exit_with_error(program, str(error), USAGE_ERROR)
+        hint = "" if args.verbose else " (--verbose shows the traceback)"
+        exit_with_error(program, f"{type(error).__name__}: {error}{hint}", FILE_ERROR)
     print(result.to_markdown())
     print(f"wrote {args.output_file}")

@@ -124,7 +124,11 @@ class LstmCompressionBlock:
         raw = params.as_dict(quiet=True) if isinstance(params, Params) else params
         if not isinstance(raw, Mapping):
             raise ConfigurationError(f"the compression block must be an object (key: value), got {raw!r}")
-        allowed = [name for name in inspect.signature(cls.__init__).parameters if name != "self"]
+        parameters = {name: parameter for name, parameter in inspect.signature(cls.__init__).parameters.items()
+                      if name != "self"}
+        allowed = list(parameters)
+        if "method" not in raw and parameters["method"].default is inspect.Parameter.empty:
+            raise ConfigurationError(f"compression.method is required; allowed: {', '.join(METHODS)}")
         unknown = sorted(key for key in raw if key not in allowed)
         if unknown:
             raise ConfigurationError(f"compression: unknown key{'s' if len(unknown) > 1 else ''} "

@@ -9,6 +9,8 @@ with torch 2.13. One module per breakage:
 4. `spawn_lock`: the multi-process data loader shares a fork-context lock with spawned workers.
 5. `sparse_clipping`: `grad_norm` clipping fails on sparse gradients.
 6. `cuda_device`: `cuda_device: 0` on a CPU machine gives a torch error, not a ConfigurationError.
+7. `atomic_checkpoints`: a run killed while writing a checkpoint leaves a truncated file that `-r` dies on.
+8. `sigterm_interrupt`: SIGTERM raises an `Exception` that broad `except Exception` handlers swallow.
 
 A `.pth` file imports `allennlp_lstmfact_compat.startup`, which calls `apply_all()` in every
 Python process of the virtual environment. Importing this package imports neither torch nor
@@ -25,6 +27,8 @@ PATCHES = {
     "allennlp.training.util": "sparse_clipping",
     "allennlp.training.gradient_descent_trainer": "sparse_clipping",
     "allennlp.common.util": "cuda_device",
+    "allennlp.training": "atomic_checkpoints",
+    "allennlp.commands.train": "sigterm_interrupt",
     **{name: "torchvision_stand_in" for name in torchvision_stand_in.IMPORTERS},
 }
 

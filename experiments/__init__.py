@@ -13,6 +13,7 @@ root, whose `scripts/` holds the command lines (`python -m scripts.<name>`).
   al. 2019 is one of its presets.
 - `elmo_tasks`: each ELMo task once at CPU scale; `bilm_training`: the project's own biLM recipe;
   `run_summary`: a trained run in Markdown.
+- `reliability`: the table of bad inputs and the fault scenarios behind `docs/reliability.md`.
 - `markdown`, `plotting`: the Markdown tables and figures all of them write.
 """
 from pathlib import Path

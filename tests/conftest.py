@@ -9,18 +9,10 @@ import allennlp_models.pair_classification  # noqa: F401
 import allennlp_models.rc  # noqa: F401
 
 import allennlp_lstmfact.plugin  # noqa: F401  (registrations and config defaults)
-from allennlp_lstmfact.bilm_files import random_elmo_weights, write_elmo_files
+from allennlp_lstmfact.bilm_files import TINY_ELMO_OPTIONS, random_elmo_weights, write_elmo_files
 
 FIXTURES = Path(__file__).parent / "fixtures"
 REPO = Path(__file__).parent.parent
-
-TINY_ELMO_OPTIONS = {
-    "lstm": {"dim": 32, "projection_dim": 16, "n_layers": 2, "cell_clip": 3, "proj_clip": 3,
-             "use_skip_connections": True},
-    "char_cnn": {"embedding": {"dim": 4}, "filters": [[1, 4], [2, 8], [3, 16]], "n_highway": 1,
-                 "n_characters": 262, "max_characters_per_token": 50, "activation": "relu"},
-}
-
 
 @pytest.fixture(scope="session")
 def tiny_elmo(tmp_path_factory):

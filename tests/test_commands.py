@@ -142,9 +142,10 @@ def test_finetune_a_compressed_archive_with_a_config(dense_archive, elmo_env, tm
     assert not torch.equal(after["_classification_layer.weight"], before["_classification_layer.weight"])
 
 
+@pytest.mark.parametrize("target", ["W_i", "W_h", "both"])
 @pytest.mark.parametrize("method", ["asvd", "fisher_svd"])
-def test_data_aware_methods_need_calibration_and_reload(dense_archive, tmp_path, method):
-    spec = {"method": method, "target": "W_i", "rank": 3}
+def test_data_aware_methods_need_calibration_and_reload(dense_archive, tmp_path, method, target):
+    spec = {"method": method, "target": target, "rank": 3}
     with pytest.raises(ConfigurationError, match="needs --calibration-data"):
         compress_archive(str(dense_archive), str(tmp_path / "no.tar.gz"), spec)
     assert not (tmp_path / "no.tar.gz").exists()
@@ -158,10 +159,39 @@ def test_data_aware_methods_need_calibration_and_reload(dense_archive, tmp_path,
     expected = load_archive(str(dense_archive))  # the same compression in memory: identical predictions
     archive_compressor(expected.model, spec).compression.apply(expected.model, data_scales=scales)
     torch.testing.assert_close(predictions(reloaded), predictions(expected), atol=1e-6, rtol=0)
-    name = "_text_field_embedder.token_embedder_elmo._elmo._elmo_lstm._elmo_lstm.forward_layer_0.input_linearity"
-    asvd_layer, svd_layer = (load_archive(str(tmp_path / f)).model.get_submodule(name) for f in ("asvd.tar.gz", "svd.tar.gz"))
-    assert not torch.allclose(asvd_layer.reconstruct_weight(), svd_layer.reconstruct_weight())
+    cell = "_text_field_embedder.token_embedder_elmo._elmo._elmo_lstm._elmo_lstm.backward_layer_1."
+    for matrix in {"W_i": ["input_linearity"], "W_h": ["state_linearity"]}.get(target, ["input_linearity",
+                                                                                       "state_linearity"]):
+        asvd_layer, svd_layer = (load_archive(str(tmp_path / f)).model.get_submodule(cell + matrix)
+                                 for f in ("asvd.tar.gz", "svd.tar.gz"))
+        assert not torch.allclose(asvd_layer.reconstruct_weight(), svd_layer.reconstruct_weight())
     assert predictions(reloaded).shape == (8, 5)
+
+
+def test_elmo_calibration_sees_what_the_stock_cells_feed_their_matrices(tiny_elmo):
+    """The fast cells use W_h's weight directly (no hook on state_linearity fires) and W_i on the padded
+    sequence: observed on the cells, the inputs are exactly those of stock ELMo's per-step loop."""
+    from allennlp.modules.elmo import batch_to_ids
+    from allennlp.modules.token_embedders import ElmoTokenEmbedder
+
+    from allennlp_lstmfact.core import InputStatistics
+    from allennlp_lstmfact.elmo import elmo_input_sources
+    from allennlp_lstmfact.fast_lstm_cell import use_fast_lstm_cells
+
+    sentences = [["a", "b", "c", "d", "e"], ["f", "g"], ["h", "i", "j"]]  # lengths 5, 2, 3: padding
+    scales = {}
+    for fast in (False, True):
+        embedder = ElmoTokenEmbedder(*tiny_elmo, dropout=0.0).eval()
+        if fast:
+            use_fast_lstm_cells(embedder)
+        lstm = embedder._elmo._elmo_lstm._elmo_lstm
+        names = [f"{d}_layer_{k}.{m}" for d in ("forward", "backward") for k in (0, 1)
+                 for m in ("input_linearity", "state_linearity")]
+        with InputStatistics(lstm, names, elmo_input_sources(names) if fast else None) as statistics, torch.no_grad():
+            for _ in range(2):  # the second batch starts from the state the first one left
+                embedder(batch_to_ids(sentences))
+        scales[fast] = statistics.scales()
+    torch.testing.assert_close(scales[True], scales[False], rtol=1e-6, atol=0)
 
 
 def names_of(model, spec):
@@ -233,7 +263,8 @@ def test_cli_compresses_a_language_model_and_stock_evaluate_reads_it(dense_lm_ar
     assert json.loads((tmp_path / "m.json").read_text())["perplexity"] > 1
 
 
-@pytest.mark.parametrize("method, target", [("asvd", "W_h"), ("asvd", "W_i"), ("fisher_svd", "W_h")])
+@pytest.mark.parametrize("target", ["W_i", "W_h", "both"])
+@pytest.mark.parametrize("method", ["asvd", "fisher_svd"])
 def test_language_model_data_aware_methods_calibrate_on_the_corpus_and_reload(dense_lm_archive, tmp_path, method,
                                                                                target):
     spec = {"method": method, "target": target, "rank": 2}
@@ -243,9 +274,11 @@ def test_language_model_data_aware_methods_calibrate_on_the_corpus_and_reload(de
     result = compress_archive(str(dense_lm_archive), str(tmp_path / "asvd.tar.gz"), spec, calibration_data=train)
     plain = compress_archive(str(dense_lm_archive), str(tmp_path / "svd.tar.gz"), {**spec, "method": "svd"})
     assert result.params_after == plain.params_after
-    name = "lstm_layers.0." + ("state_linearity" if target == "W_h" else "input_linearity")
-    asvd_layer, svd_layer = (load_archive(str(tmp_path / f)).model.get_submodule(name) for f in ("asvd.tar.gz", "svd.tar.gz"))
-    assert not torch.allclose(asvd_layer.reconstruct_weight(), svd_layer.reconstruct_weight())
+    for matrix in {"W_i": ["input_linearity"], "W_h": ["state_linearity"]}.get(target, ["input_linearity",
+                                                                                       "state_linearity"]):
+        asvd_layer, svd_layer = (load_archive(str(tmp_path / f)).model.get_submodule("lstm_layers.0." + matrix)
+                                 for f in ("asvd.tar.gz", "svd.tar.gz"))
+        assert not torch.allclose(asvd_layer.reconstruct_weight(), svd_layer.reconstruct_weight())
     assert lm_perplexity(load_archive(str(tmp_path / "asvd.tar.gz")).model) > 1
 
 

@@ -179,3 +179,30 @@ def test_matches_bilm_tf_reference_outputs():
             expected = references[k][str(i)][...]
             expected = np.concatenate([expected[0], expected[1]], axis=-1)
             assert np.abs(top_layer[k, :len(sentence)].numpy() - expected).max() <= 1e-5
+
+
+def test_a_drop_in_for_the_stock_embedder():
+    """Stock's parameters, in stock's order, with stock's defaults (the official ELMo's files included); the
+    new parameters keyword-only after them."""
+    import inspect
+
+    from allennlp_lstmfact.elmo import FactorizedElmoTokenEmbedder
+
+    stock = inspect.signature(ElmoTokenEmbedder.__init__).parameters
+    ours = inspect.signature(FactorizedElmoTokenEmbedder.__init__).parameters
+    assert list(ours)[:len(stock)] == list(stock)
+    assert [(p.kind, p.default) for p in ours.values()][:len(stock)] == [(p.kind, p.default) for p in stock.values()]
+    assert {name: p.kind for name, p in ours.items() if name not in stock} == {
+        "compression": inspect.Parameter.KEYWORD_ONLY, "fast_lstm": inspect.Parameter.KEYWORD_ONLY}
+    # stock's third positional parameter, do_layer_norm, is ours too
+    assert inspect.signature(FactorizedElmoTokenEmbedder).bind("o", "w", True).arguments["do_layer_norm"] is True
+
+
+def test_options_without_n_characters_load_as_stock_loads_them(tiny_elmo, tmp_path):
+    options = json.loads(open(tiny_elmo[0]).read())
+    del options["char_cnn"]["n_characters"]  # AllenNLP never reads it
+    options_file = tmp_path / "options.json"
+    options_file.write_text(json.dumps(options))
+    stock = ElmoTokenEmbedder(str(options_file), tiny_elmo[1], dropout=0.0).eval()
+    ours = embedder(str(options_file), tiny_elmo[1])
+    torch.testing.assert_close(embed(ours), embed(stock), atol=1e-6, rtol=0)

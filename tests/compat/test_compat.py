@@ -235,3 +235,60 @@ def test_cuda_device_without_gpu_is_a_configuration_error():
     optimizer = torch.optim.SGD(model.parameters(), lr=1.0)
     with pytest.raises(ConfigurationError, match="GPU but none is available"):
         GradientDescentTrainer(model, optimizer, None, cuda_device=0)
+
+
+# (7) atomic checkpoints
+def _dead_pid() -> int:
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    process.wait()
+    return process.pid
+
+
+def test_recovery_takes_the_last_complete_checkpoint(tmp_path, caplog):
+    def trainer(epochs):
+        state = {"epochs_completed": epochs, "batches_in_epoch_completed": 0}
+        return SimpleNamespace(get_checkpoint_state=lambda: TrainerCheckpoint({"w": torch.full((2,), epochs)}, state))
+
+    checkpointer = Checkpointer(tmp_path, keep_most_recent_by_count=None)
+    for epochs in (1, 2):
+        checkpointer.save_checkpoint(trainer(epochs))
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"{kind}_state_e{e}_b0.th" for kind in ("model", "training")
+                                                          for e in (1, 2)]
+    # what a run killed while writing epoch 3's training state left before this patch, and a temporary after it
+    torch.save({"w": torch.full((2,), 3)}, tmp_path / "model_state_e3_b0.th")
+    (tmp_path / "training_state_e3_b0.th").write_bytes(b"PK\x03\x04")
+    stale = tmp_path / f".tmp-{_dead_pid()}-abcdtraining_state_e4_b0.th"
+    stale.write_bytes(b"PK")
+    restored = Checkpointer(tmp_path).load_checkpoint()
+    assert restored.trainer_state["epochs_completed"] == 2 and restored.model_state["w"].tolist() == [2, 2]
+    assert "Checkpoint e3_b0" in caplog.text and "is incomplete" in caplog.text
+    assert not (tmp_path / "model_state_e3_b0.th").exists() and not stale.exists()
+
+
+def test_a_failed_best_model_write_leaves_the_previous_one(tmp_path, monkeypatch):
+    trainer = SimpleNamespace(_ddp_wrapped_model=None, model=torch.nn.Linear(2, 2))
+    best = tmp_path / "best.th"
+    GradientDescentTrainer._save_model_state(trainer, str(best))
+    before = best.read_bytes()
+
+    def interrupted(obj, f, *args, **kwargs):
+        open(f, "wb").write(b"half")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(torch, "save", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        GradientDescentTrainer._save_model_state(trainer, str(best))
+    assert best.read_bytes() == before and [p.name for p in tmp_path.iterdir()] == ["best.th"]
+
+
+# (8) SIGTERM as an interrupt
+def test_sigterm_passes_except_exception_like_sigint():
+    import allennlp.commands.train  # noqa: F401  (where the patch applies)
+    from allennlp.common import util
+
+    with pytest.raises(KeyboardInterrupt):
+        try:
+            util._handle_sigterm(15, None)
+        except Exception:  # e.g. logging.Handler.emit: SIGTERM used to end here, and the run went on
+            pytest.fail("SIGTERM was swallowed by `except Exception`")
+    assert issubclass(allennlp.commands.train.common_util.SigTermReceived, KeyboardInterrupt)
