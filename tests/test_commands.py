@@ -314,3 +314,27 @@ def test_language_model_compressed_by_energy_reloads_with_its_ranks(dense_lm_arc
     reloaded = load_archive(str(output)).model
     assert {name: reloaded.get_submodule(name).rank for name in ranks} == ranks
     assert len(set(ranks.values())) > 1  # per-matrix ranks, not one for all
+
+
+@pytest.mark.slow  # three `allennlp` processes
+def test_cli_errors_are_one_line_without_the_log_unless_verbose(dense_archive, tmp_path):
+    allennlp = str(Path(sys.executable).parent / "allennlp")
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}  # Python's own warnings at import are not ours
+    # what every allennlp command prints before it runs: nltk's failed downloads, AllenNLP's plugin lines
+    startup = ("[nltk_data]", "allennlp.common.plugins - Plugin ")
+
+    def run(*flags):
+        result = subprocess.run([allennlp, "compress", str(dense_archive), "-o", str(tmp_path / "out.tar.gz"), *flags],
+                                cwd=REPO, env=env, capture_output=True, text=True)
+        return result.returncode, [line for line in result.stderr.splitlines()
+                                   if not any(part in line for part in startup)]
+
+    assert run("--method", "svd", "--rank", "-5") == (2, [
+        "allennlp compress: error: compression: rank must be a positive integer, got -5"])
+    code, lines = run("--method", "svd", "--rank", "2", "--layers", "7")  # known once the archive is loaded
+    assert (code, lines) == (2, ["allennlp compress: error: compression.layers [7] out of range; this ELMo has "
+                                 "layers 0..1"])
+    code, lines = run("--method", "svd", "--rank", "2", "--layers", "7", "--verbose")
+    assert code == 2 and "Traceback (most recent call last):" in lines and any(" - INFO - " in line for line in lines)
+    assert lines[-1] == "allennlp compress: error: compression.layers [7] out of range; this ELMo has layers 0..1"
+    assert list(tmp_path.iterdir()) == []
