@@ -55,7 +55,8 @@ OPTIONAL_OPTIONS = {"char_cnn": {"n_characters": ("a positive integer", _positiv
 def elmo_option_problems(options: Any) -> List[str]:
     """Every problem of ELMo `options` (a parsed options JSON) that would stop AllenNLP's `Elmo`, in words."""
     if not isinstance(options, dict) or not all(isinstance(options.get(section), dict) for section in REQUIRED_OPTIONS):
-        shown = options if not isinstance(options, dict) else {key: type(value).__name__ for key, value in options.items()}
+        shown = options if not isinstance(options, dict) else {
+            key: type(value).__name__ for key, value in options.items()}
         return [f"the options must be an object with the sections {list(REQUIRED_OPTIONS)} (objects), got {shown!r}"]
     problems = []
     for section, keys in REQUIRED_OPTIONS.items():

@@ -205,7 +205,8 @@ class FactorizedElmoTokenEmbedder(ElmoTokenEmbedder):
 
     # Parameters
 
-    options_file, weight_file, do_layer_norm, dropout, requires_grad, projection_dim, vocab_to_cache, scalar_mix_parameters
+    options_file, weight_file, do_layer_norm, dropout, requires_grad, projection_dim, vocab_to_cache,
+    scalar_mix_parameters
         As `ElmoTokenEmbedder`'s (the files may be paths or URLs); the files are checked first
         (`check_elmo_files`), for one clear error instead of one from deep inside `Elmo`.
     compression : `ElmoCompression`, optional (default = `None`)
@@ -251,7 +252,8 @@ class ElmoCompressedModel(Model):
         """AllenNLP's `from_params`, after checking the files of every ELMo the inner model's config names
         (a stock `elmo_token_embedder` or BCN's `elmo` would otherwise fail deep inside `Elmo`)."""
         inner = params.get("model") if isinstance(params, Params) else None
-        for options_file, weight_file in elmo_files_in(inner.as_dict(quiet=True) if isinstance(inner, Params) else inner):
+        inner = inner.as_dict(quiet=True) if isinstance(inner, Params) else inner
+        for options_file, weight_file in elmo_files_in(inner):
             check_elmo_files(options_file, weight_file)
         return super().from_params(params, constructor_to_call=constructor_to_call,
                                    constructor_to_inspect=constructor_to_inspect, **extras)

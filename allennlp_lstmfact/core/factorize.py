@@ -47,7 +47,8 @@ def check_weight(weight: torch.Tensor, name: str = "weight") -> None:
                          "one column can be compressed")
     if weight.is_meta:
         raise ValueError(f"{name} of shape {tuple(weight.shape)} is on the meta device (it has no values); load or "
-                         "materialize the weights (e.g. `module.to_empty(device=...)` then load them) before compressing")
+                         "materialize the weights (e.g. `module.to_empty(device=...)` then load them) before "
+                         "compressing")
     if not bool(torch.isfinite(weight).all()):
         bad = int((~torch.isfinite(weight)).sum())
         raise ValueError(f"{name} of shape {tuple(weight.shape)} has {bad} NaN/Inf entries; "

@@ -284,13 +284,15 @@ ELMO_FILE_CASES = [
                  {**TINY_ELMO_OPTIONS, "lstm": {key: value for key, value in TINY_ELMO_OPTIONS["lstm"].items()
                                                 if key != "cell_clip"}}),
     _bad_options("options-bad-activation", '"activation": "gelu"',
-                 "char_cnn.activation must be 'relu' or 'tanh', got 'gelu'", _options_with("char_cnn", activation="gelu")),
+                 "char_cnn.activation must be 'relu' or 'tanh', got 'gelu'",
+                 _options_with("char_cnn", activation="gelu")),
     Case("weights-missing", ELMO_FILES, "a weight file that does not exist", ConfigurationError,
          "missing.hdf5' cannot be read", run=lambda ws, out: _embedder(ws, weight_file=str(out / "missing.hdf5"))),
     _bad_weights("weights-text", "a weight file that is text",
                  "is not a complete HDF5 file (truncated, or another format)", lambda data: b"plain text"),
-    _bad_weights("weights-truncated", "a weight file cut in half", "is not a complete HDF5 file (truncated, or "
-                 "another format): Unable to synchronously open file (truncated file", lambda data: data[:len(data) // 2]),
+    _bad_weights("weights-truncated", "a weight file cut in half",
+                 "is not a complete HDF5 file (truncated, or another format): Unable to synchronously open file "
+                 "(truncated file", lambda data: data[:len(data) // 2]),
     _bad_weights("weights-damaged", "a weight file overwritten mid-file", "weights.hdf5' is damaged: dataset",
                  _overwrite_third),
     _bad_options("weights-other-shape", "options of a bigger ELMo (dim 64) for these weights",
@@ -313,6 +315,12 @@ def _elmo_cli(*flags: str):
 
 def _lm_cli(*flags: str):
     return lambda ws, out: _compress_args(ws.lm_archive, out, *flags)
+
+
+def _asvd(archive: str, data: str, *flags: str):
+    """A case's `argv`: asvd at rank 2 on the workspace's `archive` with calibration data `data` (attribute names)."""
+    return lambda ws, out: _compress_args(getattr(ws, archive), out, "--method", "asvd", "--rank", "2",
+                                          "--calibration-data", getattr(ws, data), *flags)
 
 
 def _spec(content: Any):
@@ -383,12 +391,10 @@ CLI_CASES = [
          argv=_elmo_cli("--method", "svd", "--rank", "2", "--budget", "0.1")),
     Case("cli-calibration-instances-zero", CLI_ELMO, "--calibration-instances 0", USAGE,
          "--calibration-instances must be a positive integer, got 0", item="wrong result 3",
-         argv=lambda ws, out: _compress_args(ws.elmo_archive, out, "--method", "asvd", "--rank", "2",
-                                             "--calibration-data", ws.sst, "--calibration-instances", "0")),
+         argv=_asvd("elmo_archive", "sst", "--calibration-instances", "0")),
     Case("cli-calibration-instances-negative", CLI_ELMO, "--calibration-instances -5", USAGE,
          "--calibration-instances must be a positive integer, got -5", item="wrong result 3",
-         argv=lambda ws, out: _compress_args(ws.elmo_archive, out, "--method", "asvd", "--rank", "2",
-                                             "--calibration-data", ws.sst, "--calibration-instances", "-5")),
+         argv=_asvd("elmo_archive", "sst", "--calibration-instances", "-5")),
     Case("cli-calibration-data-unused", CLI_ELMO, "--calibration-data with --method svd", USAGE,
          "--calibration-data is read only by the data-aware methods asvd, fisher_svd; method 'svd' does not use it",
          argv=lambda ws, out: _compress_args(ws.elmo_archive, out, "--method", "svd", "--rank", "2",
@@ -405,8 +411,8 @@ CLI_CASES = [
          "give either --spec or the compression flags, not both; got --spec and --method", prepare=_spec({}),
          argv=lambda ws, out: _compress_args(ws.elmo_archive, out, "--spec", str(out / "spec.json"),
                                              "--method", "svd")),
-    Case("cli-spec-missing", CLI_ELMO, "--spec naming no file", FILE, "--spec file", argv=lambda ws, out: _compress_args(
-        ws.elmo_archive, out, "--spec", str(out / "spec.json"))),
+    Case("cli-spec-missing", CLI_ELMO, "--spec naming no file", FILE, "spec.json' does not exist",
+         argv=lambda ws, out: _compress_args(ws.elmo_archive, out, "--spec", str(out / "spec.json"))),
     Case("cli-spec-malformed", CLI_ELMO, "--spec file with a JSON syntax error on line 3", FILE,
          "is not valid JSON: line 3 column 3: Expecting property name enclosed in double quotes",
          prepare=_spec('{\n  "method": "svd",\n  rank: 2\n}\n'),
@@ -455,15 +461,14 @@ CLI_CASES = [
                                "--rank", "2"]),
     Case("cli-calibration-binary", CLI_ELMO, "--calibration-data naming a binary file (an archive)", FILE,
          "is not UTF-8 text: line 1 has the byte b'\\x8b' (invalid start byte)",
-         argv=lambda ws, out: _compress_args(ws.elmo_archive, out, "--method", "asvd", "--rank", "2",
-                                             "--calibration-data", ws.elmo_archive)),
+         argv=_asvd("elmo_archive", "elmo_archive")),
     Case("cli-calibration-malformed", CLI_ELMO, "--calibration-data whose line 4 is not an SST tree", FILE,
          "cannot be read by the archive's dataset reader (StanfordSentimentTreeBankDatasetReader) at line 4: "
          "ValueError: Tree.read(): expected '(' but got 'this'", prepare=_sst_with_a_bad_line,
          argv=lambda ws, out: _compress_args(ws.elmo_archive, out, "--method", "asvd", "--rank", "2",
                                              "--calibration-data", str(out / "calibration.txt"))),
     Case("cli-calibration-file-missing", CLI_ELMO, "--calibration-data naming no file", FILE,
-         "calibration data", argv=lambda ws, out: _compress_args(
+         "none.txt' does not exist", argv=lambda ws, out: _compress_args(
              ws.elmo_archive, out, "--method", "asvd", "--rank", "2", "--calibration-data", str(out / "none.txt"))),
     Case("lm-cli-directions", CLI_LM, "--directions forward (an ELMo flag)", USAGE,
          "compression: unknown key 'directions'", argv=_lm_cli("--method", "svd", "--rank", "2", "--directions",
@@ -478,11 +483,9 @@ CLI_CASES = [
          argv=_lm_cli("--method", "svd", "--rank", "2", "--rank-pattern", "decoder=2")),
     Case("lm-cli-calibration-instances-zero", CLI_LM, "--calibration-instances 0", USAGE,
          "--calibration-instances must be a positive integer, got 0", item="wrong result 3",
-         argv=lambda ws, out: _compress_args(ws.lm_archive, out, "--method", "asvd", "--rank", "2",
-                                             "--calibration-data", ws.lm_corpus, "--calibration-instances", "0")),
+         argv=_asvd("lm_archive", "lm_corpus", "--calibration-instances", "0")),
     Case("lm-cli-calibration-binary", CLI_LM, "--calibration-data naming a binary file", FILE,
-         "is not UTF-8 text: line 1 has the byte", argv=lambda ws, out: _compress_args(
-             ws.lm_archive, out, "--method", "asvd", "--rank", "2", "--calibration-data", ws.lm_archive)),
+         "is not UTF-8 text: line 1 has the byte", argv=_asvd("lm_archive", "lm_archive")),
     Case("lm-cli-calibration-data-unused", CLI_LM, "--calibration-data with --method prune", USAGE,
          "method 'prune' does not use it", argv=lambda ws, out: _compress_args(
              ws.lm_archive, out, "--method", "prune", "--rank", "2", "--calibration-data", ws.lm_corpus)),

@@ -152,8 +152,8 @@ def train_killed_while_checkpointing(workspace: Workspace, folder: Path) -> Faul
                              env={**os.environ, **_elmo_env(workspace), "PYTHONWARNINGS": "ignore"})
     log = (serialization / "out.log").read_text() if (serialization / "out.log").exists() else ""
     warning = next((line.split(" - ", 3)[-1] for line in log.splitlines() if "is incomplete" in line), "")
-    next_run = (f"resumed and finished ({warning})" if resumed.returncode == 0 and (serialization / "model.tar.gz").exists()
-                else f"failed: {resumed.stderr.strip().splitlines()[-1]}")
+    finished = resumed.returncode == 0 and (serialization / "model.tar.gz").exists()
+    next_run = f"resumed and finished ({warning})" if finished else f"failed: {resumed.stderr.strip().splitlines()[-1]}"
     after = [name for name in _listing(serialization) if "_state_" in name or name.startswith(".tmp-")]
     return FaultOutcome("train-killed-checkpointing", "SIGKILL to `allennlp train` while it writes a checkpoint "
                         "(the training state of epoch 2)", process.returncode, seconds, left, next_run, after)

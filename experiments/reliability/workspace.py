@@ -4,10 +4,9 @@ a tiny AWD-LSTM archive, trained from the repository's test fixtures, and scratc
 """
 import json
 import os
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, Iterator
+from unittest import mock
 
 import allennlp_models.classification  # noqa: F401  (the classifier's reader and model)
 from allennlp.commands.train import train_model_from_file
@@ -51,29 +50,15 @@ class Workspace:
         return folder
 
 
-@contextmanager
-def environment(values: Dict[str, str]) -> Iterator[None]:
-    """`os.environ` with `values` set for the duration (the configs read their knobs from it)."""
-    before = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for name, value in before.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-
-
 def build_workspace(root: Path) -> Workspace:
     """Write the tiny ELMo and train the two tiny archives under `root` (about 20 s on one CPU)."""
     root.mkdir(parents=True, exist_ok=True)
     options, weights = str(root / "elmo" / "options.json"), str(root / "elmo" / "weights.hdf5")
     write_elmo_files(TINY_ELMO_OPTIONS, random_elmo_weights(TINY_ELMO_OPTIONS, seed=1), options, weights)
     one_epoch = {"trainer.num_epochs": 1}
-    with environment({"METHOD": "none", "ELMO_OPTIONS": options, "ELMO_WEIGHTS": weights, "ELMO_DIM": "32",
-                      "LM_FIXTURES": str(FIXTURES / "lm")}):
+    knobs = {"METHOD": "none", "ELMO_OPTIONS": options, "ELMO_WEIGHTS": weights, "ELMO_DIM": "32",
+             "LM_FIXTURES": str(FIXTURES / "lm")}  # what the fixture configs read
+    with mock.patch.dict(os.environ, knobs):
         train_model_from_file(str(FIXTURES / "basic_classifier_factorized_elmo.jsonnet"), str(root / "elmo_run"),
                               overrides=json.dumps({**one_epoch, "train_data_path": str(SST),
                                                     "validation_data_path": str(SST)}))

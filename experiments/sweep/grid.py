@@ -82,7 +82,7 @@ class GridSpec:
         Extra arguments of `allennlp evaluate` (e.g. `["--batch-size", "1"]`).
     compress_args : `List[str]`, optional
         Extra arguments of `allennlp compress` (e.g. `["--calibration-data", "$LSTMFACT_DATA/sst/train.txt"]`
-        for `asvd`); `$VARS` expanded.
+        for `asvd`); `$VARS` expanded; the calibration flags go to the data-aware methods only.
     timing : `Dict[str, int]`, optional
         The forward timing: `batches` of the test data, `repeats` (median taken), `threads`.
     threads : `int`, optional (default = CPU cores / workers)

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Callable, Dict, Iterable, Iterator, List, Optional, Tuple
 
 from allennlp_lstmfact.atomic import write_atomically
+from allennlp_lstmfact.core import data_aware_methods
 from experiments import REPO_ROOT
 from experiments.sweep.grid import Cell, GridSpec, baseline_name, expand_grid
 
@@ -35,6 +36,25 @@ HIDDEN_PATH_VARIABLE = "LSTMFACT_HIDDEN_FROM_COMMANDS"
 
 class StepFailed(RuntimeError):
     """A command exited with a non-zero status."""
+
+
+CALIBRATION_FLAGS = ("--calibration-data", "--calibration-instances")
+
+
+def compress_args_for(method: str, args: List[str]) -> List[str]:
+    """The grid's extra `allennlp compress` arguments for `method`: without the calibration flags (and
+    their values) for a method that reads no calibration data (`allennlp compress` refuses them)."""
+    if method in data_aware_methods():
+        return list(args)
+    kept, skip = [], False
+    for arg in args:
+        if skip:
+            skip = False
+        elif arg in CALIBRATION_FLAGS:
+            skip = True
+        elif not arg.startswith(tuple(flag + "=" for flag in CALIBRATION_FLAGS)):
+            kept.append(arg)
+    return kept
 
 
 @dataclass
@@ -272,7 +292,7 @@ class SweepPlan:
         compressed = os.path.join(run_dir, "compressed.tar.gz")
         command = ["allennlp", "compress", self.baseline_archive(cell.seed), "--method", cell.method,
                    "--target", cell.target, "--rank", str(cell.rank), "--seed", str(cell.seed),
-                   "-o", compressed, "--overwrite", *self.spec.compress_args]
+                   "-o", compressed, "--overwrite", *compress_args_for(cell.method, self.spec.compress_args)]
         if self.spec.layers:
             command += ["--layers", *self.spec.layers.split(",")]
         steps = [Step("compress", command, env, reuse_output=compressed),

@@ -1,5 +1,6 @@
 import os
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -67,15 +68,17 @@ def test_collect_writes_the_finished_runs_and_names_the_others(tmp_path):
 def test_commands_and_their_environment(tmp_path, monkeypatch):
     monkeypatch.setenv("LSTMFACT_DATA", "/data")
     runner = FakeRunner()
-    sweep(tmp_path, runner, workers=1, seeds=[1], ranks=[2], methods=["svd"],
-          compress_args=["--calibration-data", "$LSTMFACT_DATA/train.txt"])
+    sweep(tmp_path, runner, workers=1, seeds=[1], ranks=[2], methods=["svd", "asvd"],
+          compress_args=["--calibration-data", "$LSTMFACT_DATA/train.txt", "--calibration-instances", "64"])
     run_dir = tmp_path / "runs" / "toy"
-    compress = next(c for c in runner.calls if c[1] == "compress")
-    assert compress == ["allennlp", "compress", str(run_dir / "baseline-s1" / "train" / "model.tar.gz"), "--method",
-                        "svd", "--target", "W_h", "--rank", "2", "--seed", "1", "-o",
-                        str(run_dir / "svd-W_h-r2-s1" / "compressed.tar.gz"), "--overwrite",
-                        "--calibration-data", "/data/train.txt"]
-    finetune, env = [(c, e) for c, e in zip(runner.calls, runner.environments) if c[1] == "train"][-1]
+    compress = {c[4]: c for c in runner.calls if c[1] == "compress"}
+    assert compress["asvd"] == ["allennlp", "compress", str(run_dir / "baseline-s1" / "train" / "model.tar.gz"),
+                                "--method", "asvd", "--target", "W_h", "--rank", "2", "--seed", "1", "-o",
+                                str(run_dir / "asvd-W_h-r2-s1" / "compressed.tar.gz"), "--overwrite",
+                                "--calibration-data", "/data/train.txt", "--calibration-instances", "64"]
+    assert compress["svd"][-1] == "--overwrite"  # svd reads no calibration data (and `allennlp compress` refuses it)
+    finetune, env = next((c, e) for c, e in zip(runner.calls, runner.environments)
+                         if c[1] == "train" and Path(c[4]).parent.name == "svd-W_h-r2-s1-ft")
     assert finetune[2] == "c_finetune.jsonnet" and finetune[4] == str(run_dir / "svd-W_h-r2-s1-ft" / "train")
     assert env["ARCHIVE"] == str(run_dir / "svd-W_h-r2-s1" / "compressed.tar.gz")
     assert (env["METHOD"], env["TARGET"], env["RANK"], env["SEED"], env["NUM_EPOCHS"]) == ("svd", "W_h", "2", "1", "1")
