@@ -7,6 +7,11 @@ the model in `with_compressed_elmo`) and a language model built of `LstmLayer`s 
 `awd_lstm_lm` (wrapped in `compressed_from_pretrained`). Either way the new archive reloads with
 stock `allennlp evaluate` / `predict`, its weights are the original archive's (fine-tuned weights
 included), compressed; the output is written atomically and the original is never touched.
+
+Bad input fails before any expensive work: the compression block, the calibration options and every
+file named (archive, output location, `--spec`, calibration data, the ELMo files the archive's config
+names) are checked before the archive is unpacked and loaded (`FileCheckError` for a file, else
+`ConfigurationError`); on the command line, one line on stderr and exit status 1 or 2.
 """
 import argparse
 import contextlib
@@ -84,7 +89,7 @@ COMPRESSED_WRAPPERS = ("with_compressed_elmo", "compressed_from_pretrained")
 
 def _block_class(compression: Dict[str, Any]) -> type:
     """The compression block class that reads `compression` (before the archive says which model it is)."""
-    return LanguageModelCompression if "vocabulary" in compression or "method" not in compression else ElmoCompression
+    return LanguageModelCompression if "vocabulary" in compression else ElmoCompression
 
 
 def check_compression(compression: Any) -> LstmCompressionBlock:

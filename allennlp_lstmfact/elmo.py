@@ -74,7 +74,8 @@ class ElmoCompression(LstmCompressionBlock, FromParams):
         Instead of `rank`: per matrix, the smallest rank keeping this fraction (in (0, 1]) of Σσ².
     rank_pattern : `Dict[str, int]`, optional (default = `{}`)
         Per-matrix ranks: regular expression searched in the module name (e.g. `"layer_1.state"`)
-        → rank; the first match wins, the other matrices follow `rank`, `budget` or `energy`.
+        → rank; the first match wins, the other matrices follow `rank`, `budget` or `energy`. A pattern
+        that matches none of the compressed matrices is an error.
     """
 
     def __init__(self, method: str, rank: Optional[int] = None, target: str = "W_h",

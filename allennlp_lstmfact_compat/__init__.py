@@ -1,6 +1,6 @@
 """
 Compatibility patches that let allennlp 2.10.1 and allennlp-models 2.10.1 run on CPython 3.11
-with torch 2.13. One module per breakage:
+with torch 2.13, and repairs of faults of allennlp itself (7, 8). One module per breakage:
 
 1. `torchvision_stand_in`: allennlp imports torchvision, which is not installed.
 2. `reduce_on_plateau`: torch's `ReduceLROnPlateau` no longer takes `verbose`.

@@ -142,6 +142,7 @@ def test_finetune_a_compressed_archive_with_a_config(dense_archive, elmo_env, tm
     assert not torch.equal(after["_classification_layer.weight"], before["_classification_layer.weight"])
 
 
+@pytest.mark.slow  # 10-15 s each: three compressions and four loads
 @pytest.mark.parametrize("target", ["W_i", "W_h", "both"])
 @pytest.mark.parametrize("method", ["asvd", "fisher_svd"])
 def test_data_aware_methods_need_calibration_and_reload(dense_archive, tmp_path, method, target):

@@ -54,7 +54,8 @@ class CompressionSpec:
         Regular expressions (searched) of module names never to touch.
     rank_pattern : `Dict[str, int]`, optional (default = `{}`)
         Regular expression (searched in the module name) → rank; the first match wins. Matrices
-        that a pattern fixes are outside `budget` and `energy`.
+        that a pattern fixes are outside `budget` and `energy`. A pattern that matches none of the
+        targets raises `ValueError` when the ranks are resolved.
     budget : `float`, optional (default = `None`)
         Ranks chosen so that the factors of all the (other) targets hold at most this fraction of
         their dense parameters, Σ r(m + n) ≤ budget · Σ mn, by `allocation`.
