@@ -175,7 +175,7 @@ class Compress(Subcommand):
         subparser.add_argument("-o", "--output-file", required=True, help="the compressed archive to write")
         subparser.add_argument("--spec", help="a JSON file holding the compression block (instead of the flags)")
         subparser.add_argument("--method", help=" | ".join(METHODS))
-        subparser.add_argument("--target", default="W_h", help="W_i | W_h | both (default W_h)")
+        subparser.add_argument("--target", default="W_h", help="W_i | W_h | both")
         subparser.add_argument("--rank", type=int, help="the rank r of every matrix")
         subparser.add_argument("--budget", type=float,
                                help="instead of --rank: the factors hold this fraction of the matrices' parameters")

@@ -179,6 +179,8 @@ class ElmoCompressedModel(Model):
         Run ELMo's LSTM cells with `FastLstmCellWithProjection` (same results, faster).
     """
 
+    default_predictor = "inner_model_default"  # allennlp_lstmfact.predictors: the inner model's
+
     @classmethod
     def build(cls, vocab: Vocabulary, model: Model, compression: ElmoCompression, fast_lstm: bool = True) -> Model:
         before = count_parameters(model)

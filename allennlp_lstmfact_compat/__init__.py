@@ -9,14 +9,20 @@ with torch 2.13. One module per breakage:
 4. `spawn_lock`: the multi-process data loader shares a fork-context lock with spawned workers.
 5. `sparse_clipping`: `grad_norm` clipping fails on sparse gradients.
 6. `cuda_device`: `cuda_device: 0` on a CPU machine gives a torch error, not a ConfigurationError.
+7. `distributed_test_evaluation`: distributed training with `evaluate_on_test` crashes at the end.
+8. `plugin_discovery`: this package is an AllenNLP plugin only where a plugin file names it.
+9. `nltk_download`: an import-time `nltk.download` prints eight error lines offline.
+10. `params_log`: ~220 INFO lines of configuration values per `allennlp train`.
+11. `elmo_initialization_log`: ELMo's loaded weights are listed as default-initialized.
+12. `quiet_warnings`: the libraries' deprecation warnings that the user cannot act on.
 
 A `.pth` file imports `allennlp_lstmfact_compat.startup`, which calls `apply_all()` in every
 Python process of the virtual environment. Importing this package imports neither torch nor
 allennlp; each patch is imported and applied right after the allennlp module it repairs.
 """
-from allennlp_lstmfact_compat import hooks, torchvision_stand_in
+from allennlp_lstmfact_compat import hooks, quiet_warnings, torchvision_stand_in
 
-# allennlp module -> the patch module that repairs it
+# module -> the patch module that repairs it
 PATCHES = {
     "allennlp.training.learning_rate_schedulers.pytorch_lr_schedulers": "reduce_on_plateau",
     "allennlp.training.checkpointer": "trusted_load",
@@ -25,6 +31,11 @@ PATCHES = {
     "allennlp.training.util": "sparse_clipping",
     "allennlp.training.gradient_descent_trainer": "sparse_clipping",
     "allennlp.common.util": "cuda_device",
+    "allennlp.commands.train": "distributed_test_evaluation",
+    "allennlp.common.plugins": "plugin_discovery",
+    "nltk": "nltk_download",
+    "allennlp.common.params": "params_log",
+    "allennlp.nn.initializers": "elmo_initialization_log",
     **{name: "torchvision_stand_in" for name in torchvision_stand_in.IMPORTERS},
 }
 
@@ -35,5 +46,6 @@ def apply_all() -> None:
     they are. Cheap, and calling it again does nothing.
     """
     torchvision_stand_in.install()
+    quiet_warnings.install()
     for module_name, patch in PATCHES.items():
         hooks.when_imported(module_name, f"{__name__}.{patch}")

@@ -318,11 +318,11 @@ def execute_plan(plan: SweepPlan, dispatcher, runner: CommandRunner,
 
 
 def describe_plan(plan: SweepPlan) -> Iterable[str]:
-    """The plan as text: each job, whether it is done, and its commands."""
+    """The plan as text: each job, whether it is done, and its commands with the variables they run with."""
     for stage, jobs in plan.stages:
         yield f"# {stage}"
         for job in jobs:
             yield f"{job.name}{'  (done)' if job.done else ''}"
             for step in job.steps:
-                env = " ".join(f"{k}={v}" for k, v in step.env.items() if k in ("METHOD", "TARGET", "RANK", "ARCHIVE"))
+                env = " ".join(f"{name}={value}" for name, value in step.env.items())
                 yield f"    {env} {' '.join(step.command)}".rstrip()
