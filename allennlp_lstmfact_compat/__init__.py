@@ -15,6 +15,7 @@ with torch 2.13. One module per breakage:
 10. `params_log`: ~220 INFO lines of configuration values per `allennlp train`.
 11. `elmo_initialization_log`: ELMo's loaded weights are listed as default-initialized.
 12. `quiet_warnings`: the libraries' deprecation warnings that the user cannot act on.
+13. `squad_metric`: distributed BiDAF training makes one collective call per instance.
 
 A `.pth` file imports `allennlp_lstmfact_compat.startup`, which calls `apply_all()` in every
 Python process of the virtual environment. Importing this package imports neither torch nor
@@ -36,6 +37,7 @@ PATCHES = {
     "nltk": "nltk_download",
     "allennlp.common.params": "params_log",
     "allennlp.nn.initializers": "elmo_initialization_log",
+    "allennlp_models.rc.metrics.squad_em_and_f1": "squad_metric",
     **{name: "torchvision_stand_in" for name in torchvision_stand_in.IMPORTERS},
 }
 
