@@ -164,7 +164,8 @@ class Compress(Subcommand):
     (or `--budget 0.1 --allocation spectral`, `--energy 0.9`, `--rank-pattern REGEX=RANK ...`)
 
     Registered as a `Subcommand` with name "compress". AllenNLP registers plugin subcommands
-    through its plugin files (`.allennlp_plugins` in the working directory, or ~/.allennlp/plugins).
+    through its plugins, which include this package wherever it is installed
+    (`allennlp_lstmfact_compat.plugin_discovery`).
     """
 
     def add_subparser(self, parser: argparse._SubParsersAction) -> argparse.ArgumentParser:

@@ -103,8 +103,8 @@ def command_environment(extra: Dict[str, str]) -> Dict[str, str]:
 
 class SubprocessRunner:
     """
-    Runs a command in a subprocess from the repository root (where `.allennlp_plugins` loads the
-    plugin), its stdout and stderr to `log_file`; raises `StepFailed` with the log's tail.
+    Runs a command in a subprocess from the repository root (where the configs' relative paths
+    resolve), its stdout and stderr to `log_file`; raises `StepFailed` with the log's tail.
     """
 
     def __init__(self, cwd: str = str(REPO_ROOT)) -> None:
