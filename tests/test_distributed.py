@@ -1,8 +1,11 @@
 """
 AllenNLP's own distributed training (2 CPU workers, gloo) on every shipped CPU preset
-(`training_configs/**/*_small.jsonnet`), on the tiny fixtures: each trains and writes its archive;
-where the config evaluates on the test set, the primary worker evaluates all of it, with the same
-metrics as a one-process `allennlp evaluate` of the archive.
+(`training_configs/**/*_small.jsonnet`), on the tiny fixtures: each trains, evaluates on the test
+set where its config says so, and writes its archive. The primary worker evaluates the whole test
+set: for the biLM, whose LSTM states start afresh in every batch, its test metrics equal those of a
+one-process `allennlp evaluate` of the archive. (ELMo inside the task models carries its LSTM
+states from batch to batch, so their test metrics after training differ slightly from a fresh
+`allennlp evaluate` even in one process.)
 """
 import json
 import os
@@ -20,8 +23,9 @@ from tests.conftest import REPO
 ALLENNLP = str(Path(sys.executable).parent / "allennlp")
 SMALL_CONFIGS = sorted(path.relative_to(REPO).as_posix() for path in (REPO / "training_configs").rglob("*_small.jsonnet"))
 # Every tiny test set in one batch, in training and in `allennlp evaluate`: the same padding, so the
-# same numbers (the tiny models' predictions are near ties that padding noise would flip).
+# same numbers.
 ONE_BATCH = {"data_loader.batch_sampler.batch_size": 256}
+STATELESS = "training_configs/bilm/elmo_bilm_ptb_small.jsonnet"
 
 
 def allennlp(*args: str, env) -> subprocess.CompletedProcess:
@@ -46,7 +50,7 @@ def test_two_cpu_workers_train_each_small_config(config, tiny_data_folder, tmp_p
     metrics = json.loads((run / "metrics.json").read_text())
     test_metrics = {key[len("test_"):]: value for key, value in metrics.items() if key.startswith("test_")}
     assert bool(test_metrics) == values.get("evaluate_on_test", False)
-    if test_metrics and bucketed:
+    if config == STATELESS:
         allennlp("evaluate", str(run / "model.tar.gz"), values["test_data_path"], "--output-file", str(tmp_path / "evaluated.json"),
                  "-o", json.dumps(ONE_BATCH), env=env)
         evaluated = json.loads((tmp_path / "evaluated.json").read_text())

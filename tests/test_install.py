@@ -5,7 +5,8 @@ and the one pip line into an existing environment. Each then runs `allennlp trai
 from a folder outside the repository.
 
 The wheels: the folder in LSTMFACT_WHEELHOUSE, else ~/.cache/allennlp-lstmfact/wheels, filled once by
-`pip download` of the pinned requirement files (every version pinned, torch included).
+`pip wheel` of the pinned requirement files (every version pinned, torch included; the three
+distributions published as source only are built into wheels then).
 """
 import json
 import os
@@ -37,7 +38,7 @@ def wheelhouse() -> Path:
     folder = Path(os.environ.get("LSTMFACT_WHEELHOUSE", Path.home() / ".cache" / "allennlp-lstmfact" / "wheels"))
     have = {(wheel_name(file), file.name.split("-")[1].split("+")[0]) for file in folder.glob("*.whl")}
     if not set(pins(*REQUIREMENT_FILES).items()) <= have:
-        command = [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "-d", str(folder), *BUILD_REQUIREMENTS]
+        command = [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(folder), *BUILD_REQUIREMENTS]
         for file in REQUIREMENT_FILES:
             command += ["-r", str(REPO / file)]
         result = subprocess.run(command, capture_output=True, text=True, timeout=1800)
