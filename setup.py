@@ -5,9 +5,9 @@ from setuptools import find_packages, setup
 
 # The start-up hook that puts allennlp_lstmfact_compat in effect in every Python process (the
 # `allennlp` CLI included) is a .pth file, which Python reads from site-packages only: it is
-# installed as a data file at site-packages' place relative to the installation prefix, so regular,
-# editable and --user installs all get it. Computed by the interpreter that builds, which pip runs
-# from the environment it installs into.
+# installed as a data file at site-packages' place relative to the installation prefix (regular and
+# --user installs; computed by the interpreter that builds, which pip runs from the environment it
+# installs into). setuptools' editable installs leave data files out: scripts/install.sh copies it.
 SITE_PACKAGES = os.path.relpath(sysconfig.get_paths()["purelib"], sysconfig.get_paths()["data"])
 
 setup(
