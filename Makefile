@@ -11,7 +11,7 @@ export LSTMFACT_DATA ?= $(if $(wildcard ../shared/data),$(abspath ../shared/data
 
 setup: $(VENV)/.installed
 
-$(VENV)/.installed: scripts/install.sh constraints.txt requirements.txt requirements-sweep.txt setup.py
+$(VENV)/.installed: scripts/install.sh requirements.txt requirements-experiments.txt requirements-sweep.txt setup.py
 	VENV=$(VENV) bash scripts/install.sh
 
 demo: setup

@@ -289,7 +289,8 @@ class Compress(Subcommand):
     (or `--budget 0.1 --allocation spectral`, `--energy 0.9`, `--rank-pattern REGEX=RANK ...`)
 
     Registered as a `Subcommand` with name "compress". AllenNLP registers plugin subcommands
-    through its plugin files (`.allennlp_plugins` in the working directory, or ~/.allennlp/plugins).
+    through its plugins, which include this package wherever it is installed
+    (`allennlp_lstmfact_compat.plugin_discovery`).
     Every flag and file is checked before the archive is loaded; a problem is one line on stderr,
     `allennlp compress: error: ...`, with exit status 2 for a bad flag value and 1 for a bad file
     (`--verbose`: the traceback too, and AllenNLP's log).

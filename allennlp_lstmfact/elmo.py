@@ -248,6 +248,8 @@ class ElmoCompressedModel(Model):
         Run ELMo's LSTM cells with `FastLstmCellWithProjection` (same results, faster).
     """
 
+    default_predictor = "inner_model_default"  # allennlp_lstmfact.predictors: the inner model's
+
     @classmethod
     def from_params(cls, params: Params, constructor_to_call=None, constructor_to_inspect=None, **extras):
         """AllenNLP's `from_params`, after checking the files of every ELMo the inner model's config names

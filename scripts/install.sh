@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Create the project's virtual environment (default .venv) with AllenNLP 2.10.1 on CPython 3.11
-# and torch 2.13.0 (CPU), then install this package in editable mode and its start-up hook.
+# and torch 2.13.0 (CPU), and install this package in editable mode.
 #
-# allennlp 2.10.1's metadata pins torch<1.13, which has no CPython 3.11 wheels, so allennlp,
-# allennlp-models and transformers are installed with --no-deps and their real runtime
-# requirements come from requirements.txt at the exact versions of constraints.txt.
-# allennlp_lstmfact_compat repairs what breaks on torch 2.13 / Python 3.11 (see its docstring);
-# a .pth file puts it in effect for every Python process of the venv, the plain `allennlp` CLI
-# included.
+# allennlp 2.10.1's metadata pins torch<1.13, which has no CPython 3.11 wheels, so pip's resolver
+# cannot install it: the requirement files list every distribution at its exact version (the whole
+# closure, checked by tests/test_requirements.py) and are installed as they are, with --no-deps, so
+# pip resolves nothing and prints no resolver errors. The .pth start-up hook that puts
+# allennlp_lstmfact_compat in effect in every Python process of the venv is a data file of the
+# package, which setuptools' editable installs leave out: it is copied into site-packages here.
+# PYTHON: the CPython 3.11 to use; PIP_* variables (e.g. PIP_FIND_LINKS) reach pip as usual.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV="${VENV:-.venv}"
@@ -16,15 +17,10 @@ start=$(date +%s)
 
 "$PYTHON" -m venv "$VENV"
 pip() { "$VENV/bin/python" -m pip --disable-pip-version-check -q "$@"; }
-# Pinned: an unpinned torch would pull a multi-GB CUDA build.
-pip install -c constraints.txt "torch==2.13.0" setuptools
-pip install --no-deps "allennlp==2.10.1" "allennlp-models==2.10.1" "transformers==4.25.1"
-pip install -r requirements.txt -c constraints.txt
-pip install -r requirements-sweep.txt -c constraints.txt   # optional Ray dispatch of sweeps (tests/experiments/sweep)
+pip install --no-deps -r requirements.txt -r requirements-experiments.txt -r requirements-sweep.txt
 pip install --no-deps --no-build-isolation -e .
-
 site_packages=$("$VENV/bin/python" -c "import sysconfig; print(sysconfig.get_paths()['purelib'])")
-echo "import allennlp_lstmfact_compat.startup" > "$site_packages/lstmfact_compat.pth"
-"$VENV/bin/python" -c "import allennlp_lstmfact_compat, allennlp_lstmfact.core"
+cp allennlp_lstmfact_compat/lstmfact_compat.pth "$site_packages/"
+"$VENV/bin/python" -c "import sys, allennlp_lstmfact.core; assert 'allennlp_lstmfact_compat.startup' in sys.modules, 'no start-up hook'"
 touch "$VENV/.installed"
 echo "installed $VENV in $(( $(date +%s) - start )) s ($(du -sh "$VENV" | cut -f1))"

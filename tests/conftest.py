@@ -13,6 +13,22 @@ from allennlp_lstmfact.bilm_files import TINY_ELMO_OPTIONS, random_elmo_weights,
 
 FIXTURES = Path(__file__).parent / "fixtures"
 REPO = Path(__file__).parent.parent
+# Dataset folder of LSTMFACT_DATA -> the tiny file in its format that stands in for each of its files.
+FIXTURE_DATA = {
+    "sst": FIXTURES / "data" / "sst_tiny.txt",
+    "snli": FIXTURES / "data" / "snli_tiny.jsonl",
+    "squad": FIXTURES / "data" / "squad_tiny.json",
+    "ptb": FIXTURES / "lm" / "tiny.train.txt",
+    "wikitext-2": FIXTURES / "lm" / "tiny.train.txt",
+}
+# The files of LSTMFACT_DATA that the shipped *_small configs read.
+SMALL_CONFIG_DATA = (
+    "sst/train.txt", "sst/dev.txt", "sst/test.txt",
+    "snli/snli_1.0_dev.labeled_pairs.jsonl", "snli/snli_1.0_test.labeled_pairs.jsonl",
+    "squad/train-v1.1.sample-44-articles.json", "squad/dev-v1.1.json",
+    "ptb/ptb.train.txt", "ptb/ptb.valid.txt", "ptb/ptb.test.txt",
+    "wikitext-2/wiki.valid.tokens", "wikitext-2/wiki.test.tokens",
+)
 
 @pytest.fixture(scope="session")
 def tiny_elmo(tmp_path_factory):
@@ -21,6 +37,24 @@ def tiny_elmo(tmp_path_factory):
     options_file, weight_file = str(folder / "options.json"), str(folder / "weights.hdf5")
     write_elmo_files(TINY_ELMO_OPTIONS, random_elmo_weights(TINY_ELMO_OPTIONS, seed=1), options_file, weight_file)
     return options_file, weight_file
+
+
+@pytest.fixture(scope="session")
+def tiny_data_folder(tiny_elmo, tmp_path_factory) -> Path:
+    """
+    A stand-in for the shared data folder (LSTMFACT_DATA): each file the small configs read is a
+    link to its dataset's fixture, and `elmo/tiny_fixture/` holds the tiny ELMo.
+    """
+    root = tmp_path_factory.mktemp("data")
+    for relative in SMALL_CONFIG_DATA:
+        path = root / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.symlink_to(FIXTURE_DATA[path.relative_to(root).parts[0]])
+    elmo = root / "elmo" / "tiny_fixture"
+    elmo.mkdir(parents=True)
+    (elmo / "options.json").symlink_to(tiny_elmo[0])
+    (elmo / "lm_weights.hdf5").symlink_to(tiny_elmo[1])
+    return root
 
 
 @pytest.fixture

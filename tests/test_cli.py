@@ -24,7 +24,7 @@ def test_train_then_evaluate_with_and_without_include_package(elmo_env, tmp_path
     config = str(FIXTURES / "basic_classifier_factorized_elmo.jsonnet")
     data = str(FIXTURES / "data" / "sst_tiny.txt")
     run("train", config, "-s", str(tmp_path / "run"), "--include-package", "allennlp_lstmfact", env=env)
-    # from the repository root, .allennlp_plugins loads the plugin without --include-package
+    # the installed package is a plugin wherever allennlp runs: no --include-package needed
     run("evaluate", str(tmp_path / "run" / "model.tar.gz"), data, "--output-file", str(tmp_path / "metrics.json"),
         env=env)
     metrics = json.loads((tmp_path / "metrics.json").read_text())

@@ -3,9 +3,11 @@ The wheel `pip wheel .` builds holds the library (allennlp_lstmfact, allennlp_ls
 nothing else of the repository, and declares what the library imports.
 """
 import ast
+import os
 import shutil
 import subprocess
 import sys
+import sysconfig
 import zipfile
 from email.parser import Parser
 from importlib.metadata import packages_distributions
@@ -68,7 +70,10 @@ def library_modules(root: Path) -> List[Path]:
 
 def test_the_wheel_holds_the_library_and_nothing_else(wheel: Wheel):
     top_level = {entry.split("/")[0] for entry in wheel.entries}
-    assert {name for name in top_level if not name.endswith(".dist-info")} == set(LIBRARY_PACKAGES)
+    assert {name for name in top_level if not name.endswith((".dist-info", ".data"))} == set(LIBRARY_PACKAGES)
+    data = [entry for entry in wheel.entries if entry.split("/")[0].endswith(".data")]
+    site_packages = os.path.relpath(sysconfig.get_paths()["purelib"], sysconfig.get_paths()["data"])
+    assert data == [f"allennlp_lstmfact-0.1.0.data/data/{site_packages}/lstmfact_compat.pth"]
     assert "allennlp_lstmfact/core/__init__.py" in wheel.entries
     assert "allennlp_lstmfact/plugin.py" in wheel.entries
     misplaced = [entry for entry in wheel.entries

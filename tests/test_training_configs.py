@@ -23,7 +23,7 @@ from allennlp.training.moving_average import MovingAverage
 from allennlp.training.optimizers import Optimizer
 
 from allennlp_lstmfact.plugin import CONFIG_DEFAULTS
-from tests.conftest import FIXTURES, REPO
+from tests.conftest import FIXTURE_DATA, FIXTURES, REPO
 
 CONFIG_ROOT = REPO / "training_configs"
 CONFIGS = sorted(CONFIG_ROOT.rglob("*.jsonnet"))
@@ -31,14 +31,6 @@ LIBRARIES = sorted(CONFIG_ROOT.rglob("*.libsonnet"))
 GRIDS = sorted((CONFIG_ROOT / "sweeps").glob("*.json"))
 TASK_FOLDERS = ("bilm", "classification", "lm", "pair_classification", "presets", "rc")
 
-# Dataset folder of LSTMFACT_DATA -> the tiny file in its format that stands in for each of its files.
-FIXTURE_DATA = {
-    "sst": FIXTURES / "data" / "sst_tiny.txt",
-    "snli": FIXTURES / "data" / "snli_tiny.jsonl",
-    "squad": FIXTURES / "data" / "squad_tiny.json",
-    "ptb": FIXTURES / "lm" / "tiny.train.txt",
-    "wikitext-2": FIXTURES / "lm" / "tiny.train.txt",
-}
 # Every compressed matrix gets this rank: it fits the tiny ELMo (projection 16), presets included.
 TEST_RANK = 2
 # METHOD=prune: the cheapest method on the full-size language models (the presets and the grids

@@ -215,6 +215,8 @@ class CompressedFromPretrained(Model):
     num_calibration_batches : `int`, optional (default = `16`)
     """
 
+    default_predictor = "inner_model_default"  # allennlp_lstmfact.predictors: the inner model's
+
     @classmethod
     def build(cls, vocab: Vocabulary, model: Model, compression: LanguageModelCompression,
               pretrained_file: Optional[str] = None, calibration_data_path: Optional[str] = None,

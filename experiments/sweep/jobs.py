@@ -123,8 +123,8 @@ def command_environment(extra: Dict[str, str]) -> Dict[str, str]:
 
 class SubprocessRunner:
     """
-    Runs a command in a subprocess from the repository root (where `.allennlp_plugins` loads the
-    plugin), its stdout and stderr to `log_file`; raises `StepFailed` with the log's tail.
+    Runs a command in a subprocess from the repository root (where the configs' relative paths
+    resolve), its stdout and stderr to `log_file`; raises `StepFailed` with the log's tail.
     """
 
     def __init__(self, cwd: str = str(REPO_ROOT)) -> None:
@@ -338,11 +338,11 @@ def execute_plan(plan: SweepPlan, dispatcher, runner: CommandRunner,
 
 
 def describe_plan(plan: SweepPlan) -> Iterable[str]:
-    """The plan as text: each job, whether it is done, and its commands."""
+    """The plan as text: each job, whether it is done, and its commands with the variables they run with."""
     for stage, jobs in plan.stages:
         yield f"# {stage}"
         for job in jobs:
             yield f"{job.name}{'  (done)' if job.done else ''}"
             for step in job.steps:
-                env = " ".join(f"{k}={v}" for k, v in step.env.items() if k in ("METHOD", "TARGET", "RANK", "ARCHIVE"))
+                env = " ".join(f"{name}={value}" for name, value in step.env.items())
                 yield f"    {env} {' '.join(step.command)}".rstrip()

@@ -28,7 +28,7 @@ from typing import Iterator, List, Optional
 from experiments.sweep.jobs import HIDDEN_PATH_VARIABLE, CommandRunner, Job, Outcome, run_job_safely
 
 MISSING_RAY = ("Ray dispatch needs the optional dependency ray: "
-               ".venv/bin/python -m pip install -r requirements-sweep.txt -c constraints.txt")
+               ".venv/bin/python -m pip install --no-deps -r requirements-sweep.txt")
 
 
 def pydantic_is_v1() -> bool:

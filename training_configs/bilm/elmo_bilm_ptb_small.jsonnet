@@ -47,6 +47,7 @@ local ptb(split) = lib.data("ptb/ptb." + split + ".txt",
     grad_norm: 10.0,
     validation_metric: "-perplexity",
     optimizer: { type: "adam", lr: 0.002 },
-    checkpointer: { save_every_num_seconds: 600, keep_most_recent_by_count: 2 },
+    // every 100 batches (~6 min on one thread); time-based checkpoints do not work with distributed training
+    checkpointer: { save_every_num_batches: 100, keep_most_recent_by_count: 2 },
   },
 }

@@ -6,7 +6,7 @@ import pytest
 
 from allennlp_lstmfact.core import efficiency
 from experiments.sweep.grid import GridSpec
-from experiments.sweep.jobs import command_environment, HIDDEN_PATH_VARIABLE
+from experiments.sweep.jobs import command_environment, describe_plan, HIDDEN_PATH_VARIABLE, SweepPlan
 from experiments.sweep.results import read_metadata, read_rows
 from experiments.sweep.runner import run_sweep
 from tests.experiments.sweep.fakes import BASELINE_PARAMS, FakeRunner
@@ -85,6 +85,14 @@ def test_commands_and_their_environment(tmp_path, monkeypatch):
     assert env["OMP_NUM_THREADS"].isdigit()
 
 
+def test_the_dry_run_shows_each_command_with_the_grid_environment(tmp_path):
+    plan = SweepPlan(GridSpec.from_dict({**GRID, "seeds": [1], "ranks": [2], "methods": ["svd"]}), str(tmp_path), 3)
+    lines = list(describe_plan(plan))
+    train = next(line for line in lines if " allennlp train c.jsonnet" in line)
+    assert train.split(" allennlp ")[0].split() == ["NUM_EPOCHS=1", "SEED=1", "METHOD=none", "OMP_NUM_THREADS=3",
+                                                    "MKL_NUM_THREADS=3"]
+
+
 def test_a_failed_baseline_stops_its_cells_only(tmp_path):
     result = sweep(tmp_path, FakeRunner(fail_on="baseline-s2"))
     assert set(result.failed) == {"baseline-s2", *(f"{m}-W_h-r{r}-s2{ft}" for m in ("svd", "prune") for r in (2, 8)
@@ -102,5 +110,5 @@ def test_commands_get_the_path_hidden_from_ray_back(monkeypatch):
 
 def test_ray_dispatch_without_ray_says_how_to_install_it(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "ray", None)
-    with pytest.raises(ImportError, match="pip install -r requirements-sweep.txt"):
+    with pytest.raises(ImportError, match="pip install --no-deps -r requirements-sweep.txt"):
         sweep(tmp_path, FakeRunner(), use_ray=True)
