@@ -279,14 +279,17 @@ class LstmCompressedModel(Model):
         The model to build (ELMo weights load as usual).
     compression : `ModelLstmCompression`
     fast_lstm : `bool`, optional (default = `True`)
-        Run ELMo's LSTM cells with `FastLstmCellWithProjection` (same results, faster).
+        Run ELMo's LSTM cells and char CNN with `FastLstmCellWithProjection` and
+        `FastElmoCharacterEncoder` (same results, faster).
     """
 
     @classmethod
     def build(cls, vocab: Vocabulary, model: Model, compression: ModelLstmCompression,
               fast_lstm: bool = True) -> Model:
         before = count_parameters(model)
-        model.compression_report = compression.apply(model, fast_elmo=fast_lstm)
+        model.compression_report = compression.apply(model)
+        if fast_lstm:
+            use_fast_lstm_cells(model)
         logger.info("%s: %d -> %d parameters", type(model).__name__, before, count_parameters(model))
         return model
 

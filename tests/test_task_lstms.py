@@ -42,7 +42,7 @@ def masked_batch(seed=1):
 
 @pytest.mark.parametrize("variant", sorted(VARIANTS))
 @pytest.mark.parametrize("wrapper", [PytorchSeq2SeqWrapper, PytorchSeq2VecWrapper])
-def test_converted_wrapper_of_torch_lstm_equals_stock(wrapper, variant):
+def test_converted_wrapper_of_torch_lstm_equals_stock(wrapper, variant, lstm_path):
     torch.manual_seed(0)
     stock = wrapper(torch.nn.LSTM(6, 5, 2, batch_first=True, bidirectional=True, dropout=0.4)).eval()
     converted = copy.deepcopy(stock)
@@ -60,7 +60,7 @@ def test_converted_wrapper_of_torch_lstm_equals_stock(wrapper, variant):
         assert (getattr(stock, name) - getattr(converted, name)).abs().max() <= 1e-5, name
 
 
-def test_converted_stateful_wrapper_carries_the_same_state():
+def test_converted_stateful_wrapper_carries_the_same_state(lstm_path):
     torch.manual_seed(0)
     stock = PytorchSeq2SeqWrapper(torch.nn.LSTM(6, 5, batch_first=True, bidirectional=True), stateful=True).eval()
     converted = copy.deepcopy(stock)
@@ -203,7 +203,6 @@ def test_full_rank_everything_compressed_predicts_as_stock(esim_parts):
 
 
 class TestEverythingCompressedTrainsSavesAndLoads(ModelTestCase):
-    @pytest.mark.slow
     def test_esim_with_every_lstm_compressed(self, elmo_env):
         self.set_up_model(ESIM_CONFIG, SNLI_TINY)
         frozen = {name for name, p in self.model.named_parameters() if not p.requires_grad}

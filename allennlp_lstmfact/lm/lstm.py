@@ -17,6 +17,7 @@ How a layer runs, cheapest first:
 A layer runs one direction: `CompressibleLstm` runs a backward direction on time-reversed
 sequences (a row permutation of the packed data), so every direction of every layer has both paths.
 """
+import functools
 import math
 from typing import List, NamedTuple, Optional, Tuple, Union
 
@@ -28,6 +29,14 @@ from torch.nn.utils.rnn import PackedSequence
 from allennlp_lstmfact.lm.weight_drop import drop_connect, linear_chain
 
 LstmState = Tuple[torch.Tensor, torch.Tensor]
+
+# Run a W_h that is one matrix in torch's fused kernel (set to False to run every layer in the time loop,
+# whose products are all visible, e.g. to count FLOPs with torch.utils.flop_counter).
+FUSED_KERNEL = True
+# Below this hidden size a low-rank W_h is multiplied out for the fused kernel: the time loop's per-step
+# cost (a dozen small ops) exceeds the dense 4·hidden² product's. Measured on 1 CPU thread: loop slower at
+# hidden 100 (BiDAF) and 300 (ESIM), faster at 400 (LM CPU preset) and 1150 (AWD-LSTM).
+FACTORED_LOOP_MIN_HIDDEN = 384
 
 
 class LayerWeights(NamedTuple):
@@ -41,11 +50,13 @@ class LayerWeights(NamedTuple):
     def kernel_weights(self) -> Optional[List[torch.Tensor]]:
         """
         `[W_i (or a low-rank W_i's U), W_h, b_ih, b_hh]` for the fused kernel, whose input is then
-        the layer's input times `input_matrices[:-1]`; `None` when W_h is a product (the loop runs).
+        the layer's input times `input_matrices[:-1]`; `None` when the time loop runs instead: W_h a
+        product (low rank) of hidden size at least `FACTORED_LOOP_MIN_HIDDEN`, or `FUSED_KERNEL` off.
         """
-        if len(self.state_matrices) != 1:
+        hidden_size = self.state_matrices[0].shape[0]
+        if not FUSED_KERNEL or (len(self.state_matrices) > 1 and hidden_size >= FACTORED_LOOP_MIN_HIDDEN):
             return None
-        state_weight = self.state_matrices[0].t()
+        state_weight = functools.reduce(torch.matmul, self.state_matrices).t()
         zeros = state_weight.new_zeros(state_weight.shape[0])
         biases = [zeros if bias is None else bias for bias in (self.input_bias, self.state_bias)]
         return [self.input_matrices[-1].t(), state_weight, *biases]
@@ -315,44 +326,65 @@ class CompressibleLstm(nn.Module):
 
     def forward(self, inputs: Union[torch.Tensor, PackedSequence], hx: Optional[LstmState] = None
                 ) -> Tuple[Union[torch.Tensor, PackedSequence], LstmState]:
-        if isinstance(inputs, PackedSequence):
-            data, batch_sizes, sorted_indices, unsorted_indices = inputs
-        else:
-            if inputs.dim() != 3:
-                raise ValueError(f"CompressibleLstm expects a 3-d input (or a PackedSequence), got shape "
-                                 f"{tuple(inputs.shape)}")
-            time_major = inputs.transpose(0, 1) if self.batch_first else inputs
-            num_steps, batch_size = time_major.shape[:2]
-            data = time_major.reshape(num_steps * batch_size, -1)
-            batch_sizes = torch.full((num_steps,), batch_size, dtype=torch.long)
-            sorted_indices = unsorted_indices = None
-        states = self.num_layers * len(self.directions)
+        packed = isinstance(inputs, PackedSequence)
+        if not packed and inputs.dim() != 3:
+            raise ValueError(f"CompressibleLstm expects a 3-d input (or a PackedSequence), got shape "
+                             f"{tuple(inputs.shape)}")
+        batch_size = int(inputs.batch_sizes[0]) if packed else inputs.shape[0 if self.batch_first else 1]
         if hx is None:
-            zeros = data.new_zeros(states, int(batch_sizes[0]), self.hidden_size)
+            zeros = inputs[0].new_zeros(self.num_layers * len(self.directions), batch_size, self.hidden_size)
             hx = (zeros, zeros)
-        elif sorted_indices is not None:
-            hx = (hx[0].index_select(1, sorted_indices), hx[1].index_select(1, sorted_indices))
-        outputs, hidden, memory = self._run(data, batch_sizes, hx)
-        if unsorted_indices is not None:
-            hidden, memory = hidden.index_select(1, unsorted_indices), memory.index_select(1, unsorted_indices)
-        if isinstance(inputs, PackedSequence):
-            return PackedSequence(outputs, batch_sizes, sorted_indices, unsorted_indices), (hidden, memory)
-        outputs = outputs.view(num_steps, batch_size, -1)
-        return (outputs.transpose(0, 1).contiguous() if self.batch_first else outputs), (hidden, memory)
+        elif packed and inputs.sorted_indices is not None:
+            hx = (hx[0].index_select(1, inputs.sorted_indices), hx[1].index_select(1, inputs.sorted_indices))
+        weights = [[layer.weights() for layer in directions] for directions in self.layers()]
+        flat_weights = self._single_call_weights(weights)
+        options = (self.num_layers, self.dropout, self.training, self.bidirectional)
+        if flat_weights is not None and not packed:  # exactly nn.LSTM's call
+            return self._outputs(inputs, *_VF.lstm(inputs, hx, flat_weights, True, *options, self.batch_first))
+        if packed:
+            data, batch_sizes = inputs.data, inputs.batch_sizes
+        else:
+            time_major = inputs.transpose(0, 1) if self.batch_first else inputs
+            data = time_major.reshape(-1, inputs.shape[-1])
+            batch_sizes = torch.full((time_major.shape[0],), batch_size, dtype=torch.long)
+        if flat_weights is not None:
+            results = _VF.lstm(data, batch_sizes, hx, flat_weights, True, *options)
+        else:
+            results = self._run_layer_by_layer(data, batch_sizes, hx, weights)
+        return self._outputs(inputs, *results)
 
-    def _run(self, data: torch.Tensor, batch_sizes: torch.Tensor, hx: LstmState
-             ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        layers = self.layers()
-        weights = [[layer.weights() for layer in directions] for directions in layers]
-        kernel_weights = [[w.kernel_weights() for w in directions] for directions in weights]
-        if all(k is not None and len(w.input_matrices) == 1
-               for ks, ws in zip(kernel_weights, weights) for k, w in zip(ks, ws)):  # as nn.LSTM
-            flat = [tensor for directions in kernel_weights for k in directions for tensor in k]
-            return _VF.lstm(data, batch_sizes, hx, flat, True, self.num_layers, self.dropout, self.training,
-                            self.bidirectional)
+    def _outputs(self, inputs: Union[torch.Tensor, PackedSequence], outputs: torch.Tensor, hidden: torch.Tensor,
+                 memory: torch.Tensor) -> Tuple[Union[torch.Tensor, PackedSequence], LstmState]:
+        """The outputs in the form of `inputs` (packed data, time-major rows or the kernel's padded outputs)."""
+        if isinstance(inputs, PackedSequence):
+            if inputs.unsorted_indices is not None:
+                hidden = hidden.index_select(1, inputs.unsorted_indices)
+                memory = memory.index_select(1, inputs.unsorted_indices)
+            return PackedSequence(outputs, inputs.batch_sizes, inputs.sorted_indices, inputs.unsorted_indices), \
+                (hidden, memory)
+        if outputs.dim() == 2:  # time-major rows
+            num_steps, batch_size = (inputs.shape[1], inputs.shape[0]) if self.batch_first else inputs.shape[:2]
+            outputs = outputs.view(num_steps, batch_size, -1)
+            outputs = outputs.transpose(0, 1).contiguous() if self.batch_first else outputs
+        return outputs, (hidden, memory)
+
+    @staticmethod
+    def _single_call_weights(weights: List[List[LayerWeights]]) -> Optional[List[torch.Tensor]]:
+        """nn.LSTM's flat weights when every layer runs in the fused kernel on its plain input, else `None`."""
+        flat = []
+        for directions in weights:
+            for layer_weights in directions:
+                kernel_weights = layer_weights.kernel_weights()
+                if kernel_weights is None or len(layer_weights.input_matrices) > 1:
+                    return None
+                flat.extend(kernel_weights)
+        return flat
+
+    def _run_layer_by_layer(self, data: torch.Tensor, batch_sizes: torch.Tensor, hx: LstmState,
+                            weights: List[List[LayerWeights]]) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         reversal = reversal_index(batch_sizes) if self.bidirectional else None
         hidden, memory = [], []
-        for k, directions in enumerate(layers):
+        for k, directions in enumerate(self.layers()):
             if k and self.dropout:
                 data = F.dropout(data, self.dropout, self.training)
             outputs = []

@@ -4,6 +4,7 @@ from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_
 
 from allennlp_lstmfact.core import METHODS, CompressionSpec, LowRankLinear, MaskedLinear, compress_modules, count_parameters
 from allennlp_lstmfact.lm.dropout import LockedDropout, embed_with_word_dropout
+from allennlp_lstmfact.lm import lstm as lstm_module
 from allennlp_lstmfact.lm.lstm import CompressibleLstm, LstmLayer, reversal_index
 from allennlp_lstmfact.lm.weight_drop import drop_connect, linear_chain
 
@@ -42,7 +43,7 @@ def test_dense_layer_equals_torch_lstm():
 
 @pytest.mark.parametrize("target", ["input_linearity", "state_linearity"])
 @pytest.mark.parametrize("method", ["svd", "prune"])
-def test_full_rank_compression_equals_dense(method, target):
+def test_full_rank_compression_equals_dense(method, target, lstm_path):
     _, layer = reference_and_layer()
     dense_outputs, _ = run(layer)
     full_rank = min(getattr(layer, target).weight.shape)
@@ -54,7 +55,7 @@ def test_full_rank_compression_equals_dense(method, target):
 
 
 @pytest.mark.parametrize("method", [None, "svd", "prune"])
-def test_weight_drop_only_in_training(method):
+def test_weight_drop_only_in_training(method, lstm_path):
     _, layer = reference_and_layer(weight_dropout=0.5)
     if method is not None:
         compress_modules(layer, CompressionSpec(method=method, rank=2, targets=["state_linearity"]))
@@ -67,10 +68,8 @@ def test_weight_drop_only_in_training(method):
 
 
 def test_weight_drop_draws_one_mask_per_forward(monkeypatch):
-    from allennlp_lstmfact.lm import lstm
-
     calls = []
-    monkeypatch.setattr(lstm, "drop_connect", lambda matrices, p: calls.append(p) or drop_connect(matrices, p))
+    monkeypatch.setattr(lstm_module, "drop_connect", lambda matrices, p: calls.append(p) or drop_connect(matrices, p))
     _, layer = reference_and_layer(weight_dropout=0.5)
     run(layer.train())
     assert calls == [0.5]  # once for all 8 steps
@@ -161,10 +160,10 @@ def max_difference(first, second):
 
 @pytest.mark.parametrize("variant", sorted(VARIANTS))
 @pytest.mark.parametrize("num_layers,bidirectional", [(1, False), (2, False), (1, True), (2, True)])
-@pytest.mark.parametrize("batch_first", [True, False])
-@pytest.mark.parametrize("packed,with_state", [(False, False), (False, True), (True, False), (True, True)])
+@pytest.mark.parametrize("batch_first,packed,with_state", [(True, False, False), (False, False, True),
+                                                           (True, True, True), (False, True, False)])
 def test_compressible_lstm_equals_torch_lstm_forward_and_backward(variant, num_layers, bidirectional, batch_first,
-                                                                   packed, with_state):
+                                                                   packed, with_state, lstm_path):
     torch.manual_seed(0)
     reference = torch.nn.LSTM(6, 5, num_layers, batch_first=batch_first, bidirectional=bidirectional,
                               dropout=0.3 if num_layers > 1 else 0.0)
