@@ -33,9 +33,11 @@ LstmState = Tuple[torch.Tensor, torch.Tensor]
 # Run a W_h that is one matrix in torch's fused kernel (set to False to run every layer in the time loop,
 # whose products are all visible, e.g. to count FLOPs with torch.utils.flop_counter).
 FUSED_KERNEL = True
-# Below this hidden size a low-rank W_h is multiplied out for the fused kernel: the time loop's per-step
-# cost (a dozen small ops) exceeds the dense 4·hidden² product's. Measured on 1 CPU thread: loop slower at
-# hidden 100 (BiDAF) and 300 (ESIM), faster at 400 (LM CPU preset) and 1150 (AWD-LSTM).
+# Below this hidden size per thread (up to two threads) a low-rank W_h is multiplied out for the fused
+# kernel: the time loop's per-step cost (a dozen small ops, which more threads do not speed up) exceeds
+# the dense 4·hidden² product's. Measured (docs/performance_task_lstms.md): on 1 thread the loop is slower
+# at hidden 100 (BiDAF) and 300 (ESIM), faster at 400 (LM CPU preset) and 1150 (AWD-LSTM); on 2 threads
+# slower at 400, faster at 1150.
 FACTORED_LOOP_MIN_HIDDEN = 384
 
 
@@ -51,10 +53,11 @@ class LayerWeights(NamedTuple):
         """
         `[W_i (or a low-rank W_i's U), W_h, b_ih, b_hh]` for the fused kernel, whose input is then
         the layer's input times `input_matrices[:-1]`; `None` when the time loop runs instead: W_h a
-        product (low rank) of hidden size at least `FACTORED_LOOP_MIN_HIDDEN`, or `FUSED_KERNEL` off.
+        product (low rank) of a large hidden size (see `FACTORED_LOOP_MIN_HIDDEN`), or `FUSED_KERNEL` off.
         """
         hidden_size = self.state_matrices[0].shape[0]
-        if not FUSED_KERNEL or (len(self.state_matrices) > 1 and hidden_size >= FACTORED_LOOP_MIN_HIDDEN):
+        loop_min_hidden = FACTORED_LOOP_MIN_HIDDEN * min(torch.get_num_threads(), 2)
+        if not FUSED_KERNEL or (len(self.state_matrices) > 1 and hidden_size >= loop_min_hidden):
             return None
         state_weight = functools.reduce(torch.matmul, self.state_matrices).t()
         zeros = state_weight.new_zeros(state_weight.shape[0])
