@@ -36,8 +36,8 @@ from allennlp.nn.util import get_dropout_mask
 from torch import nn
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
-from allennlp_lstmfact.core import CompressionReport, compress_modules, count_parameters
-from allennlp_lstmfact.elmo import ElmoCompression
+from allennlp_lstmfact.core import CompressionReport, compress_modules
+from allennlp_lstmfact.elmo import ElmoCompressedModel, ElmoCompression
 from allennlp_lstmfact.fast_lstm_cell import use_fast_lstm_cells
 from allennlp_lstmfact.lm.lstm import CompressibleLstm, LstmLayer
 
@@ -284,14 +284,10 @@ class LstmCompressedModel(Model):
     """
 
     @classmethod
-    def build(cls, vocab: Vocabulary, model: Model, compression: ModelLstmCompression,
+    def build(cls, vocab: Vocabulary, compression: ModelLstmCompression, model: Model,
               fast_lstm: bool = True) -> Model:
-        before = count_parameters(model)
-        model.compression_report = compression.apply(model)
-        if fast_lstm:
-            use_fast_lstm_cells(model)
-        logger.info("%s: %d -> %d parameters", type(model).__name__, before, count_parameters(model))
-        return model
+        # `compression` first: AllenNLP builds (and checks) the arguments in this order, the block before the model
+        return ElmoCompressedModel.build(vocab, model=model, compression=compression, fast_lstm=fast_lstm)
 
 
 Model.register("with_compressed_lstms", constructor="build")(LstmCompressedModel)

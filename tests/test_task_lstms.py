@@ -210,3 +210,13 @@ class TestEverythingCompressedTrainsSavesAndLoads(ModelTestCase):
         encoder = self.model._encoder._module
         assert type(encoder) is CompressibleLstm and type(encoder.backward_layer_0.state_linearity) is LowRankLinear
         assert encoder.backward_layer_0.state_linearity.weight_u.requires_grad  # the task model's factors train
+
+
+def test_wrapper_checks_the_block_before_building_the_model(esim_parts):
+    model_params, vocab = esim_parts
+    model_params = copy.deepcopy(model_params)
+    model_params["text_field_embedder"]["token_embedders"]["elmo"]["options_file"] = "/nonexistent/options.json"
+    params = {"type": "with_compressed_lstms", "model": model_params,
+              "compression": {"method": "svd", "rank": 2, "modules": []}}
+    with pytest.raises(ConfigurationError, match="compression.modules must be"):
+        Model.from_params(vocab=vocab, params=Params(params))
