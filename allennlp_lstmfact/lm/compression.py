@@ -158,13 +158,19 @@ class LanguageModelCompression(LstmCompressionBlock, FromParams):
 
 def lstm_input_sources(names: List[str]) -> Dict[str, InputSource]:
     """
-    Where asvd observes the inputs of LSTM matrices (`"lstm_layers.0.state_linearity"`, ...): W_h's
-    inputs are the hidden states h_{t-1}, which the layer's time loop feeds to the matrix directly, so
-    they are read from the layer's outputs (h_1..h_T, which differ from h_0..h_{T-1} only at the window
-    edges); W_i's are its module's own inputs.
+    Where asvd observes the inputs of LSTM matrices (`"lstm_layers.0.state_linearity"`, ...), on
+    the `LstmLayer` itself, whose fused kernel and time loop feed both matrices directly: W_h's inputs
+    are the hidden states h_{t-1}, read from the layer's outputs (h_1..h_T, which differ from
+    h_0..h_{T-1} only at the window edges); W_i's are the layer's inputs.
     """
-    return {name: (name.rpartition(".")[0], lambda inputs, output: output[0])
-            for name in names if name.endswith(".state_linearity")}
+    def layer_inputs(inputs, output):
+        return inputs[0]
+
+    def layer_outputs(inputs, output):
+        return output[0]
+
+    return {name: (name.rpartition(".")[0], layer_outputs if name.endswith(".state_linearity") else layer_inputs)
+            for name in names}
 
 
 def compress_model(model: Model, compression: LanguageModelCompression, calibration_data_path: Optional[str] = None,
