@@ -6,7 +6,7 @@ validated here once, with `ConfigurationError`s that name the key and the bad va
 adds only its selectors (ELMo: directions; the LM: its `LstmLayer`s and the vocabulary).
 """
 import inspect
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from allennlp.common import Params
 from allennlp.common.checks import ConfigurationError
@@ -60,6 +60,33 @@ def check_key_types(values: Mapping[str, Any]) -> None:
     for key, value in values.items():
         if value is not None and key in KEY_TYPES and not KEY_TYPES[key][1](value):
             raise ConfigurationError(f"compression.{key} must be {KEY_TYPES[key][0]}, got {value!r}")
+
+
+def block_parameters(cls: type) -> Dict[str, inspect.Parameter]:
+    """
+    The named parameters of `cls`'s constructor, with those of its base classes' constructors
+    where it passes `**kwargs` on (as AllenNLP's `FromParams` reads them).
+    """
+    parameters: Dict[str, inspect.Parameter] = {}
+    for klass in cls.__mro__:
+        if "__init__" not in klass.__dict__:
+            continue
+        own = inspect.signature(klass.__dict__["__init__"]).parameters
+        for name, parameter in own.items():
+            if name != "self" and parameter.kind not in (parameter.VAR_KEYWORD, parameter.VAR_POSITIONAL):
+                parameters.setdefault(name, parameter)
+        if not any(parameter.kind == parameter.VAR_KEYWORD for parameter in own.values()):
+            break
+    return parameters
+
+
+def check_known_keys(keys: Iterable[str], allowed: Iterable[str]) -> None:
+    """`ConfigurationError` naming the keys of a compression block that are not in `allowed`."""
+    allowed = list(allowed)
+    unknown = sorted(key for key in keys if key not in allowed)
+    if unknown:
+        raise ConfigurationError(f"compression: unknown key{'s' if len(unknown) > 1 else ''} "
+                                 f"{', '.join(map(repr, unknown))}; allowed: {', '.join(allowed)}")
 
 
 class LstmCompressionBlock:
@@ -124,15 +151,11 @@ class LstmCompressionBlock:
         raw = params.as_dict(quiet=True) if isinstance(params, Params) else params
         if not isinstance(raw, Mapping):
             raise ConfigurationError(f"the compression block must be an object (key: value), got {raw!r}")
-        parameters = {name: parameter for name, parameter in inspect.signature(cls.__init__).parameters.items()
-                      if name != "self"}
+        parameters = block_parameters(cls)
         allowed = list(parameters)
         if "method" not in raw and parameters["method"].default is inspect.Parameter.empty:
             raise ConfigurationError(f"compression.method is required; allowed: {', '.join(METHODS)}")
-        unknown = sorted(key for key in raw if key not in allowed)
-        if unknown:
-            raise ConfigurationError(f"compression: unknown key{'s' if len(unknown) > 1 else ''} "
-                                     f"{', '.join(map(repr, unknown))}; allowed: {', '.join(allowed)}")
+        check_known_keys(raw, allowed)
         check_key_types(raw)
         return super().from_params(params, constructor_to_call=constructor_to_call,
                                    constructor_to_inspect=constructor_to_inspect, **extras)

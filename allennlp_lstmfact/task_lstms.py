@@ -18,7 +18,6 @@ or module names / regular expressions), and `with_compressed_lstms` the model wr
 a model, converts and compresses its LSTMs and returns it, so archives reload with stock
 `allennlp evaluate` / `predict`.
 """
-import inspect
 import logging
 import re
 from typing import Dict, List, NamedTuple, Optional, Union
@@ -36,6 +35,7 @@ from allennlp.nn.util import get_dropout_mask
 from torch import nn
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
+from allennlp_lstmfact.compression_block import block_parameters, check_known_keys
 from allennlp_lstmfact.core import CompressionReport, compress_modules
 from allennlp_lstmfact.elmo import ElmoCompressedModel, ElmoCompression
 from allennlp_lstmfact.fast_lstm_cell import use_fast_lstm_cells
@@ -223,10 +223,7 @@ class ModelLstmCompression(ElmoCompression):
     """
 
     def __init__(self, method: str, modules: Union[str, List[str]] = ELMO, **kwargs) -> None:
-        allowed = [name for name in inspect.signature(ElmoCompression.__init__).parameters if name != "self"]
-        unknown = sorted(set(kwargs) - set(allowed))
-        if unknown:
-            raise ConfigurationError(f"compression: unknown key(s) {unknown}; allowed: {allowed + ['modules']}")
+        check_known_keys(kwargs, block_parameters(type(self)))
         super().__init__(method, **kwargs)
         entries = [modules] if isinstance(modules, str) else modules
         if not isinstance(entries, list) or not entries or not all(isinstance(e, str) and e for e in entries):

@@ -12,7 +12,6 @@ undoes each of these, so export → load is the identity on the model's function
 import os
 import re
 import tempfile
-from numbers import Real
 from typing import Any, Dict, List, Union
 
 import numpy as np
