@@ -1,5 +1,4 @@
 import copy
-import json
 
 import pytest
 import torch
@@ -9,12 +8,13 @@ from allennlp.common.testing import ModelTestCase
 from allennlp.data import Vocabulary
 from allennlp.data.dataset_readers import DatasetReader
 from allennlp.models import Model
-from allennlp.modules.augmented_lstm import BiAugmentedLstm
+from allennlp.modules.augmented_lstm import AugmentedLstm, BiAugmentedLstm
 from allennlp.modules.elmo_lstm import ElmoLstm
 from allennlp.modules.seq2seq_encoders import PytorchSeq2SeqWrapper
 from allennlp.modules.seq2vec_encoders import PytorchSeq2VecWrapper
 from allennlp.modules.stacked_alternating_lstm import StackedAlternatingLstm
 from allennlp.modules.stacked_bidirectional_lstm import StackedBidirectionalLstm
+from torch.nn.utils.rnn import pack_padded_sequence
 
 from allennlp_lstmfact.core import LowRankLinear, count_parameters
 from allennlp_lstmfact.fast_lstm_cell import FastLstmCellWithProjection
@@ -22,7 +22,7 @@ from allennlp_lstmfact.lm.lstm import CompressibleLstm
 from allennlp_lstmfact.task_lstms import (FastAugmentedLstm, ModelLstmCompression, convert_lstms, lstm_modules,
                                           select_lstms)
 from tests.conftest import FIXTURES
-from tests.lm.test_lstm import VARIANTS, compress_at_full_rank
+from tests.lm.test_lstm import VARIANTS, compress_at_full_rank, max_difference
 
 @pytest.fixture(autouse=True)
 def single_thread(one_thread):
@@ -220,3 +220,17 @@ def test_wrapper_checks_the_block_before_building_the_model(esim_parts):
               "compression": {"method": "svd", "rank": 2, "modules": []}}
     with pytest.raises(ConfigurationError, match="compression.modules must be"):
         Model.from_params(vocab=vocab, params=Params(params))
+
+
+@pytest.mark.parametrize("go_forward", [True, False])
+def test_fast_augmented_lstm_starts_from_given_states(go_forward):
+    torch.manual_seed(0)
+    stock = AugmentedLstm(6, 5, go_forward=go_forward).eval()
+    fast = copy.deepcopy(stock)
+    fast.__class__ = FastAugmentedLstm
+    inputs = pack_padded_sequence(torch.randn(4, 7, 6), [7, 5, 3, 1], batch_first=True)
+    states = (torch.randn(1, 4, 5), torch.randn(1, 4, 5))
+    (stock_outputs, stock_states), (fast_outputs, fast_states) = stock(inputs, states), fast(inputs, states)
+    assert max_difference([stock_outputs.data, *stock_states], [fast_outputs.data, *fast_states]) <= 1e-6
+    with pytest.raises(ConfigurationError, match="inputs must be PackedSequence"):
+        fast(torch.randn(4, 7, 6))
