@@ -11,9 +11,11 @@ How a layer runs, cheapest first:
   runs: oneDNN on CPU, cuDNN on GPU) with the weights [W_i, W_h, b, 0]. A low-rank W_i = U V
   first multiplies the whole sequence by V (rank-r features) and gives U to the kernel as its
   input matrix, so the kernel's input product costs 4·hidden·r per token.
-- W_h = U_h V_h is low rank: a Python time loop, with W_i x_t + b for the whole sequence hoisted
-  out of it (one matmul); a rank-r W_h costs r(4·hidden + hidden) multiply-adds per step instead
-  of 4·hidden².
+- W_h = U_h V_h is low rank, of a large hidden size (`FACTORED_LOOP_MIN_HIDDEN`): a Python time
+  loop, with W_i x_t + b for the whole sequence hoisted out of it (one matmul); a rank-r W_h costs
+  r(4·hidden + hidden) multiply-adds per step instead of 4·hidden². Of a smaller hidden size, the
+  loop's per-step overhead costs more than the dense product: U_h V_h is multiplied out (once per
+  forward pass, so gradients still reach both factors) for the fused kernel.
 A layer runs one direction: `CompressibleLstm` runs a backward direction on time-reversed
 sequences (a row permutation of the packed data), so every direction of every layer has both paths.
 """

@@ -2,7 +2,8 @@ import pytest
 import torch
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
-from allennlp_lstmfact.core import METHODS, CompressionSpec, LowRankLinear, MaskedLinear, compress_modules, count_parameters
+from allennlp_lstmfact.core import (METHODS, CompressionSpec, LowRankLinear, MaskedLinear, compress_deferred,
+                                    compress_modules, count_parameters)
 from allennlp_lstmfact.lm.dropout import LockedDropout, embed_with_word_dropout
 from allennlp_lstmfact.lm import lstm as lstm_module
 from allennlp_lstmfact.lm.lstm import CompressibleLstm, LstmLayer, reversal_index
@@ -241,3 +242,18 @@ def test_low_rank_factors_get_gradients_through_the_fused_kernel():
     outputs.sum().backward()
     for factor in (layer.input_linearity.weight_u, layer.input_linearity.weight_v, layer.state_linearity.weight):
         assert factor.grad is not None and factor.grad.abs().sum() > 0
+
+
+def test_staged_compression_of_a_converted_lstm(lstm_path):
+    """Deferred layers compute densely until compressed, then as the same method's factors."""
+    torch.manual_seed(0)
+    reference = torch.nn.LSTM(6, 5, 2, batch_first=True, bidirectional=True).eval()
+    staged, direct = CompressibleLstm.from_torch_lstm(reference), CompressibleLstm.from_torch_lstm(reference)
+    spec = CompressionSpec(method="svd", rank=2, target_regex=r".*_linearity")
+    compress_modules(staged, spec, deferred=True)
+    compress_modules(direct, spec)
+    inputs = torch.randn(3, 7, 6)
+    assert (staged(inputs)[0] - reference(inputs)[0]).abs().max() <= 1e-5
+    compress_deferred(staged)
+    assert (staged(inputs)[0] - direct(inputs)[0]).abs().max() <= 1e-5
+    assert (direct(inputs)[0] - reference(inputs)[0]).abs().max() > 1e-3
