@@ -39,7 +39,7 @@ def test_the_import_time_download_of_narrativeqa_is_skipped(capsys):
 
 
 def test_elmo_weights_are_not_listed_as_default_initialized(tiny_elmo, caplog, monkeypatch):
-    # an earlier test's logging.config call (disable_existing_loggers) may have disabled the logger
+    # allennlp's AllenNlpTestCase (ModelTestCase) disables this logger for the tests that follow it
     monkeypatch.setattr(logging.getLogger("allennlp.nn.initializers"), "disabled", False)
     model = TinyElmoModel(*tiny_elmo)
     with caplog.at_level(logging.INFO, logger="allennlp.nn.initializers"):
