@@ -10,6 +10,8 @@ from typing import Dict, MutableMapping, Optional
 CONFIG_DEFAULTS: Dict[str, str] = {
     # Folder with local copies of the datasets (../shared/data layout); "" = the public URLs.
     "LSTMFACT_DATA": "",
+    # "false": the task model without ELMo (the control that shows what ELMo contributes).
+    "USE_ELMO": "true",
     # ELMo files and output size (2 x projection_dim); "" = the config's default ELMo.
     "ELMO_OPTIONS": "",
     "ELMO_WEIGHTS": "",

@@ -226,6 +226,24 @@ def test_config_builds_as_a_dry_run(config: Path, test_variables, dense_archive,
     assert all(matrix.rank == TEST_RANK for matrix in matrices if matrix.method in lstm_methods)
 
 
+SMALL_ELMO_CONFIGS = [c for c in CONFIGS if c.stem.endswith("_elmo_small")]
+
+
+@pytest.mark.parametrize("config", SMALL_ELMO_CONFIGS, ids=config_id)
+def test_use_elmo_false_builds_the_task_model_without_elmo(config: Path, test_variables, tmp_path):
+    """The "no ELMo" control of the sweeps: the same task model, no ELMo module, no ELMo characters read."""
+    experiment = build_experiment(config, {**test_variables, "METHOD": "none", "USE_ELMO": "false"}, tmp_path)
+    model = experiment.train_loop.model
+    assert not [name for name, module in model.named_modules() if type(module).__name__ in ("Elmo", "_ElmoBiLm")]
+    assert "elmo_characters" not in {indexer["type"] for indexer in
+                                     experiment.values["dataset_reader"]["token_indexers"].values()}
+
+
+def test_use_elmo_takes_true_or_false_only():
+    with pytest.raises(RuntimeError, match="USE_ELMO must be true or false, got yes"):
+        Params.from_file(str(SMALL_ELMO_CONFIGS[0]), ext_vars={**CONFIG_DEFAULTS, "USE_ELMO": "yes"})
+
+
 @pytest.mark.parametrize("config", [c for c in CONFIGS if c.stem.endswith("_compressed")], ids=config_id)
 def test_compressed_configs_require_a_method(config: Path):
     with pytest.raises(RuntimeError, match="set METHOD"):

@@ -14,13 +14,15 @@ import re
 import tempfile
 from typing import Any, Dict, List, Union
 
+import h5py
 import numpy as np
 import torch
 from allennlp.common.checks import ConfigurationError
 from allennlp.modules.elmo import Elmo, _ElmoBiLm, batch_to_ids
 from allennlp.modules.elmo_lstm import ElmoLstm
 
-from allennlp_lstmfact.bilm_files import LSTM_CELL, elmo_option_problems, expected_weight_shapes, write_elmo_files
+from allennlp_lstmfact.bilm_files import (LSTM_CELL, check_elmo_files, elmo_option_problems, expected_weight_shapes,
+                                          write_elmo_files)
 
 # Fixed by allennlp's character ids (ELMoCharacterMapper): 261 characters + the padding id 0, 50 per token.
 N_CHARACTERS = 262
@@ -90,6 +92,29 @@ def trainable_bilm(options: Dict[str, Any], seed: int = 0) -> _ElmoBiLm:
         options_file, weight_file = os.path.join(folder, "options.json"), os.path.join(folder, "weights.hdf5")
         write_elmo_files(options, initial_bilm_weights(options, seed), options_file, weight_file)
         return _ElmoBiLm(options_file, weight_file, requires_grad=True)
+
+
+def write_untrained_lstm_elmo(options_file: str, weight_file: str, output_options_file: str,
+                              output_weight_file: str, seed: int = 0) -> None:
+    """
+    Write ELMo files whose character CNN (embeddings, convolutions, highway, projection) is the one
+    of `weight_file` and whose LSTM weights are `initial_bilm_weights(options, seed)`'s: the control
+    that shows what a trained ELMo's LSTM layers add over its character CNN. With the `init_seed`
+    of an `elmo_bilm` training config, the LSTM is exactly the one that training started from.
+
+    # Parameters
+
+    options_file, weight_file : `str`
+        The trained ELMo files (left untouched).
+    output_options_file, output_weight_file : `str`
+        Where to write the control's files (atomically).
+    seed : `int`, optional (default = `0`)
+    """
+    options = check_elmo_files(options_file, weight_file)
+    initial = initial_bilm_weights(options, seed)
+    with h5py.File(weight_file, "r") as handle:
+        weights = {name: initial[name] if name.startswith("RNN_") else handle[name][()] for name in initial}
+    write_elmo_files(options, weights, output_options_file, output_weight_file)
 
 
 def _swap_middle_gates(array: np.ndarray, cell_size: int) -> np.ndarray:

@@ -14,6 +14,7 @@ from allennlp_lstmfact.atomic import write_atomically
 from experiments.markdown import markdown_table
 from experiments.norms import NORM_METHODS, analyze, load_lstm_module, mean_norms, read_records
 from experiments.plotting import pyplot, save_figure
+from experiments.report.controls import contribution_lines, contributions
 from experiments.report.findings import nuclear_norm_finding, sweep_findings
 from experiments.report.tables import (
     METHOD_NAMES, display_scale, mean_std, summarize, summary_table, table_columns, write_summary_csv)
@@ -39,11 +40,17 @@ DEFINITIONS = """## Definitions
   test batches divided by the uncompressed model's, both timed alternately in one process with a
   fixed number of torch threads (`experiments/sweep/measure.py`); below 1 is faster.
 - **rel. error**: ‖W − Ŵ‖_F / ‖W‖_F per compressed matrix, averaged over the matrices.
-- **findings**: each finding of Winata et al. 2019 is checked by paired comparisons of means over
-  seeds (`experiments/report/findings.py`): W_h vs W_i at the same method/rank/fine-tuning; SVD and
-  Semi-NMF vs pruning at the grid's smallest rank; with vs without fine-tuning; W_h's vs W_i's mean
-  nuclear norm. It *holds* when ≥ 75 % of the comparisons support it, *does not hold* at ≤ 25 %,
-  else it is *mixed*.
+- **findings**: each finding of Winata et al. 2019 is checked by paired comparisons seed by seed
+  (`experiments/report/findings.py`): W_h vs W_i at the same method/rank/fine-tuning; SVD and
+  Semi-NMF vs pruning at the grid's smallest rank; with vs without fine-tuning. A comparison
+  *holds* or *does not hold* when the mean of its per-seed differences is at least two standard
+  errors (sample std / √seeds) from zero, one way or the other, is *within noise* otherwise, and
+  rests on *one seed* when only one seed has both cells; each finding reports the four counts.
+  W_h's vs W_i's mean nuclear norm (one model, exact numbers) holds or does not.
+- **controls** (where a grid trains them): *no ELMo* (the task model without ELMo) and *char CNN
+  only* (ELMo's trained character CNN with its LSTM weights as before training). Δ_ELMo = full −
+  no ELMo; Δ_LSTM = full − char CNN only, what compressing the LSTM can lose at most; **loss /
+  Δ_LSTM** is a compressed model's loss (full − compressed, means over seeds) as a share of it.
 - **σ(‖W‖₁)** in the norm analysis: standard deviation of the per-row L1 norms (one row = one gate
   unit's weights) — Winata et al. 2019 do not define it.
 """
@@ -145,7 +152,14 @@ def task_section(csv_path: str, figures_dir: str, doc_dir: str) -> str:
     csv_link, table_link, figure_link = (os.path.relpath(path, doc_dir) for path in (csv_path, table_csv, figure))
     parts = [f"## {task}", "", f"From `{csv_link}`; table as CSV: `{table_link}`.", ""]
     parts += [f"- {line}" for line in _setup_lines(meta, rows)]
-    parts += ["", summary_table(table_columns(summary, metric, paper_task)), "",
+    found = contributions(rows)
+    controls = contribution_lines(found, "points" if scale == 100 else "")
+    if controls:
+        parts += ["", "What ELMo and its LSTM contribute here (controls trained with the same seeds; paired "
+                      "differences, judged against two standard errors):", ""]
+        parts += [f"- {line}" for line in controls]
+    columns = table_columns(summary, metric, paper_task, found.lstm, rows[0]["lower_is_better"])
+    parts += ["", summary_table(columns), "",
               f"![{task}: {metric} versus rank]({figure_link})", "",
               f"The findings of Winata et al. 2019 on this grid ({task}, at the scale above; verdicts as defined "
               "below):", ""]

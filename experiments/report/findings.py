@@ -9,40 +9,59 @@ paired comparisons counted and stated plainly:
 3. Fine-tuning recovers: the fine-tuned cell vs the same cell without fine-tuning.
 4. W_h's nuclear norm is lower than W_i's (uncompressed matrices of the analysed model).
 
-Every comparison is made on the mean over seeds. A finding "holds" when at least 75 % of its
-comparisons support it, "does not hold" at most 25 %, and is "mixed" in between.
+Findings 1–3 compare two cells seed by seed (`experiments.report.paired`): each comparison
+*holds*, *does not hold* (the mean difference over seeds is ≥ 2 standard errors from zero, one way
+or the other), is *within noise*, or rests on *one seed*; a finding reports the count of each,
+not one verdict folded from them. Finding 4 compares two numbers of one model: holds or not.
 """
 import statistics
+from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, Dict, Iterable, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
+from experiments.report.paired import FAILS, HOLDS, VERDICTS, PairedDifference, paired_difference
 from experiments.report.tables import METHOD_NAMES
 
-HOLDS, FAILS = 0.75, 0.25
 FACTORIZATIONS = ("svd", "semi_nmf")
+MARKS = {HOLDS: "✓", FAILS: "✗"}
 
 
 @dataclass
 class Finding:
-    """A finding with the comparisons that bear on it (`True` = supports it) and their texts."""
+    """A finding with the verdict of each comparison that bears on it and their texts."""
 
     claim: str
-    outcomes: List[bool] = field(default_factory=list)
+    verdicts: List[str] = field(default_factory=list)
     examples: List[str] = field(default_factory=list)
 
-    def add(self, supports: bool, text: str) -> None:
-        self.outcomes.append(supports)
+    def add(self, difference: PairedDifference, text: str, digits: int = 2) -> None:
+        """A paired comparison; `difference` is positive where it supports the claim."""
+        self.verdicts.append(difference.verdict)
+        self.examples.append(f"{MARKS.get(difference.verdict, '≈')} {text} (difference {difference.format(digits)}: "
+                             f"{difference.verdict})")
+
+    def add_exact(self, supports: bool, text: str) -> None:
+        """A comparison of two exact numbers (no seeds)."""
+        self.verdicts.append(HOLDS if supports else FAILS)
         self.examples.append(("✓ " if supports else "✗ ") + text)
 
     @property
+    def counts(self) -> Dict[str, int]:
+        """How many comparisons hold, do not hold, are within noise, rest on one seed."""
+        counted = Counter(self.verdicts)
+        return {verdict: counted[verdict] for verdict in VERDICTS}
+
+    @property
     def verdict(self) -> str:
-        if not self.outcomes:
+        """For a finding of one comparison (finding 4): its verdict; else the counts as text."""
+        if not self.verdicts:
             return "not tested"
-        share = sum(self.outcomes) / len(self.outcomes)
-        return "holds" if share >= HOLDS else "does not hold" if share <= FAILS else "mixed"
+        if len(self.verdicts) == 1:
+            return self.verdicts[0]
+        return ", ".join(f"{verdict}: {count}" for verdict, count in self.counts.items() if count)
 
     def to_markdown(self, max_examples: int = 6) -> str:
-        count = f" ({sum(self.outcomes)} of {len(self.outcomes)} comparisons)" if self.outcomes else ""
+        count = f" (of {len(self.verdicts)} comparison{'s' if len(self.verdicts) != 1 else ''})" if self.verdicts else ""
         lines = [f"- **{self.claim}: {self.verdict}**{count}."]
         lines += [f"  - {text}" for text in self.examples[:max_examples]]
         if len(self.examples) > max_examples:
@@ -53,16 +72,25 @@ class Finding:
 Key = Tuple[str, str, Optional[int], bool]
 
 
-def _means(rows: Iterable[Dict[str, Any]]) -> Dict[Key, float]:
-    """Mean metric over seeds per (method, target, rank, fine-tuned)."""
-    values: Dict[Key, List[float]] = {}
+def seed_values(rows: List[Dict[str, Any]]) -> Dict[Key, Dict[int, float]]:
+    """The metric by seed per (method, target, rank, fine-tuned)."""
+    values: Dict[Key, Dict[int, float]] = {}
     for row in rows:
-        values.setdefault((row["method"], row["target"] or "", row["rank"], row["fine_tuned"]), []).append(row["value"])
-    return {key: statistics.fmean(vs) for key, vs in values.items()}
+        values.setdefault((row["method"], row["target"] or "", row["rank"], row["fine_tuned"]), {})[row["seed"]] = \
+            row["value"]
+    return values
 
 
-def _better(a: float, b: float, lower_is_better: bool) -> bool:
-    return a < b if lower_is_better else a > b
+def _mean(values: Dict[int, float]) -> float:
+    return statistics.fmean(values.values())
+
+
+def _advantage(mine: Dict[int, float], theirs: Dict[int, float], lower: bool, scale: float) -> Optional[PairedDifference]:
+    """Per seed, how much better `mine` is than `theirs` (display units; positive: better)."""
+    difference = paired_difference(mine, theirs)
+    if difference is None:
+        return None
+    return PairedDifference(tuple((-d if lower else d) * scale for d in difference.differences))
 
 
 def _cell(method: str, target: str, rank: Optional[int], fine_tuned: bool) -> str:
@@ -81,50 +109,53 @@ def sweep_findings(rows: List[Dict[str, Any]]) -> List[Finding]:
     if not rows:
         return []
     lower, metric = rows[0]["lower_is_better"], rows[0]["metric"]
-    means = _means(rows)
-    cells = sorted((key for key in means if key[0] != "none"), key=str)
+    values = seed_values(rows)
+    cells = sorted((key for key in values if key[2] is not None), key=str)  # compressed cells (not baselines, controls)
+    scale = 1.0 if lower else 100.0
 
-    def shown(value: float) -> str:
-        return f"{value:.2f}" if lower else f"{100 * value:.2f}%"
+    def compare(finding: Finding, mine: Key, theirs: Key, text: str) -> None:
+        difference = _advantage(values[mine], values[theirs], lower, scale)
+        if difference is not None:
+            finding.add(difference, text.format(mine=shown(values[mine]), theirs=shown(values[theirs])))
 
-    return [_w_h_finding(means, cells, lower, metric, shown), _factorization_finding(means, cells, lower, shown),
-            _fine_tuning_finding(means, cells, lower, shown)]
+    def shown(by_seed: Dict[int, float]) -> str:
+        return f"{_mean(by_seed) * scale:.2f}" + ("" if lower else "%")
+
+    return [_w_h_finding(values, cells, metric, compare), _factorization_finding(values, cells, compare),
+            _fine_tuning_finding(values, cells, compare)]
 
 
-def _w_h_finding(means: Dict[Key, float], cells: List[Key], lower: bool, metric: str, shown) -> Finding:
+def _w_h_finding(values: Dict[Key, Dict[int, float]], cells: List[Key], metric: str, compare) -> Finding:
     """1: each W_h cell against the W_i cell of the same method, rank and fine-tuning."""
     finding = Finding("W_h is more compressible than W_i")
     for method, target, rank, tuned in cells:
         other = (method, "W_i", rank, tuned)
-        if target == "W_h" and other in means:
-            mine, theirs = means[(method, target, rank, tuned)], means[other]
-            finding.add(_better(mine, theirs, lower), f"{_cell(method, '', rank, tuned)}: {metric} W_h {shown(mine)} "
-                                                      f"vs W_i {shown(theirs)}")
+        if target == "W_h" and other in values:
+            compare(finding, (method, target, rank, tuned), other,
+                    f"{_cell(method, '', rank, tuned)}: {metric} W_h {{mine}} vs W_i {{theirs}}")
     return finding
 
 
-def _factorization_finding(means: Dict[Key, float], cells: List[Key], lower: bool, shown) -> Finding:
+def _factorization_finding(values: Dict[Key, Dict[int, float]], cells: List[Key], compare) -> Finding:
     """2: at the smallest rank, each factorization against pruning of the same target and fine-tuning."""
     finding = Finding("factorization beats pruning at high compression (smallest rank)")
-    ranks = sorted({key[2] for key in cells if key[2] is not None})
+    ranks = sorted({key[2] for key in cells})
     for method, target, rank, tuned in cells:
         pruned = ("prune", target, rank, tuned)
-        if method in FACTORIZATIONS and ranks and rank == ranks[0] and pruned in means:
-            mine, theirs = means[(method, target, rank, tuned)], means[pruned]
-            finding.add(_better(mine, theirs, lower), f"{_cell(method, target, rank, tuned)}: {shown(mine)} vs "
-                                                      f"pruning {shown(theirs)}")
+        if method in FACTORIZATIONS and rank == ranks[0] and pruned in values:
+            compare(finding, (method, target, rank, tuned), pruned,
+                    f"{_cell(method, target, rank, tuned)}: {{mine}} vs pruning {{theirs}}")
     return finding
 
 
-def _fine_tuning_finding(means: Dict[Key, float], cells: List[Key], lower: bool, shown) -> Finding:
+def _fine_tuning_finding(values: Dict[Key, Dict[int, float]], cells: List[Key], compare) -> Finding:
     """3: each fine-tuned cell against the same cell without fine-tuning."""
     finding = Finding("fine-tuning recovers")
     for method, target, rank, tuned in cells:
         before = (method, target, rank, False)
-        if tuned and before in means:
-            after_value, before_value = means[(method, target, rank, True)], means[before]
-            finding.add(_better(after_value, before_value, lower),
-                        f"{_cell(method, target, rank, False)}: {shown(before_value)} → {shown(after_value)} with FT")
+        if tuned and before in values:
+            compare(finding, (method, target, rank, True), before,
+                    f"{_cell(method, target, rank, False)}: {{theirs}} → {{mine}} with FT")
     return finding
 
 
@@ -142,6 +173,6 @@ def nuclear_norm_finding(means: Dict[Tuple[str, str, int], Dict[str, float]], na
     finding = Finding(f"W_h's nuclear norm is lower than W_i's ({name})")
     w_i, w_h = means.get(("W_i", "none", 0)), means.get(("W_h", "none", 0))
     if w_i and w_h:
-        finding.add(w_h["nuclear"] < w_i["nuclear"],
+        finding.add_exact(w_h["nuclear"] < w_i["nuclear"],
                     f"mean ‖W‖_Nuc: W_h {w_h['nuclear']:.4g} vs W_i {w_i['nuclear']:.4g}")
     return finding

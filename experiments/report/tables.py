@@ -11,9 +11,11 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from experiments.markdown import MISSING, markdown_table
+from experiments.report.controls import CONTROL_NAMES, share_of_lstm_contribution
+from experiments.report.paired import PairedDifference
 from experiments.report.winata2019_published import BASELINE_NAMES, PublishedValue, published_value
 
-METHOD_NAMES = {"svd": "SVD", "semi_nmf": "Semi-NMF", "prune": "Pruning", "none": "uncompressed"}
+METHOD_NAMES = {"svd": "SVD", "semi_nmf": "Semi-NMF", "prune": "Pruning", "none": "uncompressed", **CONTROL_NAMES}
 METHOD_ORDER = ["semi_nmf", "svd", "prune"]
 PUBLISHED = "Winata et al. 2019"  # heads the columns of the published numbers
 
@@ -62,8 +64,8 @@ class SummaryRow:
 
     @property
     def name(self) -> str:
-        if self.method == "none":
-            return METHOD_NAMES["none"]
+        if self.rank is None:  # the uncompressed model, or a control
+            return METHOD_NAMES.get(self.method, self.method)
         return f"{METHOD_NAMES.get(self.method, self.method)} {self.target} (r={self.rank})"
 
 
@@ -74,7 +76,7 @@ def display_scale(rows: List[Dict[str, Any]]) -> float:
 
 def summarize(rows: List[Dict[str, Any]], paper_task: Optional[str] = None) -> List[SummaryRow]:
     """
-    Group a sweep CSV's rows into table lines, uncompressed first.
+    Group a sweep CSV's rows into table lines, the uncompressed model first, then the controls.
 
     # Parameters
 
@@ -99,11 +101,11 @@ def summarize(rows: List[Dict[str, Any]], paper_task: Optional[str] = None) -> L
             _append(line.efficiency, row["efficiency"])
             _append(line.forward_ratio, row["forward_ratio"])
             _append(line.rel_error, row["rel_error_mean"])
-    targets = list(dict.fromkeys(row["target"] for row in rows if row["method"] != "none"))
+    targets = list(dict.fromkeys(row["target"] for row in rows if row["rank"] is not None))
 
     def order(line: SummaryRow) -> Tuple:
-        if line.method == "none":
-            return (0,)
+        if line.rank is None:
+            return (0, line.method != "none", line.method)
         method = METHOD_ORDER.index(line.method) if line.method in METHOD_ORDER else len(METHOD_ORDER)
         return (1, targets.index(line.target), line.rank, method, line.method)
 
@@ -119,8 +121,9 @@ def _append(values: List[float], value: Optional[float]) -> None:
         values.append(value)
 
 
-def table_columns(summary: List[SummaryRow], metric: str,
-                  paper_task: Optional[str] = None) -> List[Tuple[str, List[str]]]:
+def table_columns(summary: List[SummaryRow], metric: str, paper_task: Optional[str] = None,
+                  lstm_contribution: Optional[PairedDifference] = None,
+                  lower_is_better: bool = False) -> List[Tuple[str, List[str]]]:
     """
     (header, cells) of each column; columns with no value at all are left out.
 
@@ -131,7 +134,18 @@ def table_columns(summary: List[SummaryRow], metric: str,
         The metric's name in the headers (with its unit).
     paper_task : `str`, optional
         Names the uncompressed model as the paper does (`BASELINE_NAMES`).
+    lstm_contribution : `PairedDifference`, optional
+        Δ_LSTM (`experiments.report.controls`): each compressed line's loss is shown as its share.
+    lower_is_better : `bool`, optional (default = `False`)
     """
+    baseline = next((mean_std(line.value)[0] for line in summary if line.method == "none"), None)
+
+    def lstm_share(values: List[float]) -> str:
+        if baseline is None or not values:
+            return MISSING
+        share = share_of_lstm_contribution(baseline, mean_std(values)[0], lstm_contribution, lower_is_better)
+        return MISSING if share is None else f"{100 * share:.0f} %"
+
     def published(attribute: str, digits: int) -> List[str]:
         return [_number(getattr(line.published, attribute), digits) if line.published else MISSING
                 for line in summary]
@@ -145,6 +159,8 @@ def table_columns(summary: List[SummaryRow], metric: str,
         ("E(r) w/o FT", [format_mean_std(line.efficiency, 3) for line in summary]),
         (f"{metric} w/ FT", [format_mean_std(line.value_finetuned) for line in summary]),
         ("E(r) w/ FT", [format_mean_std(line.efficiency_finetuned, 3) for line in summary]),
+        ("loss / Δ_LSTM w/o FT", [lstm_share(line.value) if line.rank else MISSING for line in summary]),
+        ("loss / Δ_LSTM w/ FT", [lstm_share(line.value_finetuned) if line.rank else MISSING for line in summary]),
         (f"{PUBLISHED} params", [format_params(line.published.params) if line.published else MISSING
                                  for line in summary]),
         (f"{PUBLISHED} {metric}", published("value", 2)),

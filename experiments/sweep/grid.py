@@ -6,6 +6,7 @@ import dataclasses
 import itertools
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
 
@@ -44,6 +45,10 @@ def baseline_name(seed: int) -> str:
     return f"baseline-s{seed}"
 
 
+def control_name(control: str, seed: int) -> str:
+    return f"control-{control}-s{seed}"
+
+
 @dataclass
 class GridSpec:
     """
@@ -75,6 +80,12 @@ class GridSpec:
         `LAYERS` for every run (`"0,1"`); default all layers.
     env : `Dict[str, str]`, optional
         Environment of every command (`NUM_EPOCHS`, `MAX_TRAIN_INSTANCES`, `ELMO_OPTIONS`, ...).
+    controls : `Dict[str, Dict[str, str]]`, optional
+        Control models trained and evaluated per seed beside the baseline, each with its variables
+        on top of `env`: e.g. `{"no_elmo": {"USE_ELMO": "false"}, "char_cnn_only": {"ELMO_WEIGHTS":
+        "<the ELMo with its LSTM untrained>"}}` (`experiments.report` reads these two names: ELMo's
+        contribution, and its LSTM's, Δ_LSTM = baseline − char_cnn_only). Names: lowercase words
+        with `_`, none a method's name or `none`.
     train_overrides, finetune_overrides, evaluate_overrides : `Dict`, optional
         Passed as `-o` to `allennlp train` (baseline), `allennlp train` (fine-tuning) and
         `allennlp evaluate` (and to the forward timing, which reads the test data the same way).
@@ -108,6 +119,7 @@ class GridSpec:
     baseline_archive: Optional[str] = None
     layers: Optional[str] = None
     env: Dict[str, str] = field(default_factory=dict)
+    controls: Dict[str, Dict[str, str]] = field(default_factory=dict)
     train_overrides: Dict[str, Any] = field(default_factory=dict)
     finetune_overrides: Dict[str, Any] = field(default_factory=dict)
     evaluate_overrides: Dict[str, Any] = field(default_factory=dict)
@@ -130,6 +142,12 @@ class GridSpec:
         self.fine_tune = [bool(choice) for choice in self.fine_tune]
         self.test_data = os.path.expandvars(self.test_data)
         self.compress_args = [os.path.expandvars(str(arg)) for arg in self.compress_args]
+        self.controls = {name: {variable: str(value) for variable, value in env.items()}
+                         for name, env in self.controls.items()}
+        bad = [name for name in self.controls
+               if not re.fullmatch(r"[a-z][a-z0-9_]*", name) or name in self.methods or name == "none"]
+        if bad:
+            raise GridError(f"bad control names {bad}: use lowercase words joined by _, not a method's name or 'none'")
         if self.finetune_from not in FINETUNE_SOURCES:
             raise GridError(f"finetune_from must be one of {FINETUNE_SOURCES}, got {self.finetune_from!r}")
         empty = [name for name in ("methods", "targets", "ranks", "seeds", "fine_tune") if not getattr(self, name)]

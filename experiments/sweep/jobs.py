@@ -26,7 +26,7 @@ from typing import Callable, Dict, Iterable, Iterator, List, Optional, Tuple
 from allennlp_lstmfact.atomic import write_atomically
 from allennlp_lstmfact.core import data_aware_methods
 from experiments import REPO_ROOT
-from experiments.sweep.grid import Cell, GridSpec, baseline_name, expand_grid
+from experiments.sweep.grid import Cell, GridSpec, baseline_name, control_name, expand_grid
 
 RESULT_FILE = "result.json"
 # Set in Ray's processes when pydantic is hidden from them (see ray_dispatch); removed from the
@@ -82,7 +82,10 @@ class Step:
 
 @dataclass
 class Job:
-    """One run: the baseline of a seed (`cell` is `None`) or a cell, with its steps in order."""
+    """
+    One run: the baseline of a seed (`cell` and `control` are `None`), a control model of a seed, or
+    a cell, with its steps in order.
+    """
 
     name: str
     run_dir: str
@@ -90,6 +93,7 @@ class Job:
     cell: Optional[Cell]
     steps: List[Step]
     depends_on: List[str] = field(default_factory=list)
+    control: Optional[str] = None
 
     @property
     def result_file(self) -> str:
@@ -171,6 +175,7 @@ def run_job(job: Job, runner: CommandRunner) -> Dict:
         seconds[step.name] = round(time.perf_counter() - start, 3)
     result = {
         "run": job.name, "seed": job.seed, "cell": None if job.cell is None else asdict(job.cell),
+        "control": job.control,
         "metrics": _read_json(os.path.join(job.run_dir, "test_metrics.json")),
         "measure": _read_json(os.path.join(job.run_dir, "measure.json")),
         "seconds": seconds,
@@ -211,8 +216,8 @@ class ThreadDispatcher:
 
 class SweepPlan:
     """
-    The jobs of a grid in three stages (baselines, post-hoc cells, fine-tuned cells); a stage's
-    jobs run in parallel, each stage after the one it depends on.
+    The jobs of a grid in three stages (baselines and controls, post-hoc cells, fine-tuned cells); a
+    stage's jobs run in parallel, each stage after the one it depends on.
 
     # Parameters
 
@@ -232,6 +237,7 @@ class SweepPlan:
         self.cells = sorted(expand_grid(spec), key=lambda cell: (cell.rank, spec.targets.index(cell.target),
                                                                  spec.methods.index(cell.method), cell.seed))
         self.baselines = [self._baseline_job(seed) for seed in spec.seeds]
+        self.baselines += [self._control_job(control, seed) for control in spec.controls for seed in spec.seeds]
         self.post_hoc = [self._post_hoc_job(cell) for cell in self.cells if not cell.fine_tuned]
         self.fine_tuned = [self._fine_tuned_job(cell) for cell in self.cells if cell.fine_tuned]
 
@@ -269,13 +275,12 @@ class SweepPlan:
             command += ["-o", json.dumps(overrides)]
         return Step("train", command, env, reuse_output=os.path.join(run_dir, "train", "model.tar.gz"))
 
-    def _evaluate_and_measure(self, archive: str, run_dir: str, env: Dict[str, str], seed: int) -> List[Step]:
+    def _evaluate_and_measure(self, archive: str, run_dir: str, env: Dict[str, str], reference: str) -> List[Step]:
         overrides = ["-o", json.dumps(self.spec.evaluate_overrides)] if self.spec.evaluate_overrides else []
         evaluate = ["allennlp", "evaluate", archive, self.spec.test_data,
                     "--output-file", os.path.join(run_dir, "test_metrics.json"), *overrides, *self.spec.evaluate_args]
         timing = self.spec.timing
-        measure = ["python", "-m", "experiments.sweep.measure", archive, "--reference",
-                   self.baseline_archive(seed), "--data", self.spec.test_data,
+        measure = ["python", "-m", "experiments.sweep.measure", archive, "--reference", reference, "--data", self.spec.test_data,
                    "--output", os.path.join(run_dir, "measure.json"), "--batches", str(timing.get("batches", 8)),
                    "--repeats", str(timing.get("repeats", 5)), "--threads", str(timing.get("threads", 1)), *overrides]
         return [Step("evaluate", evaluate, env), Step("measure", measure, env)]
@@ -284,8 +289,16 @@ class SweepPlan:
         run_dir, env = self.run_dir(baseline_name(seed)), self._env(seed)
         steps = [] if self.spec.baseline_archive else [
             self._train(self.spec.config, run_dir, env, self.spec.train_overrides)]
-        steps += self._evaluate_and_measure(self.baseline_archive(seed), run_dir, env, seed)
+        steps += self._evaluate_and_measure(self.baseline_archive(seed), run_dir, env, self.baseline_archive(seed))
         return Job(baseline_name(seed), run_dir, seed, None, steps)
+
+    def _control_job(self, control: str, seed: int) -> Job:
+        name = control_name(control, seed)
+        run_dir, env = self.run_dir(name), {**self._env(seed), **self.spec.controls[control]}
+        archive = os.path.join(run_dir, "train", "model.tar.gz")  # measured alone: its inputs differ from the baseline's
+        steps = [self._train(self.spec.config, run_dir, env, self.spec.train_overrides),
+                 *self._evaluate_and_measure(archive, run_dir, env, archive)]
+        return Job(name, run_dir, seed, None, steps, control=control)
 
     def _post_hoc_job(self, cell: Cell) -> Job:
         run_dir, env = self.run_dir(cell.name), self._env(cell.seed, cell)
@@ -296,7 +309,7 @@ class SweepPlan:
         if self.spec.layers:
             command += ["--layers", *self.spec.layers.split(",")]
         steps = [Step("compress", command, env, reuse_output=compressed),
-                 *self._evaluate_and_measure(compressed, run_dir, env, cell.seed)]
+                 *self._evaluate_and_measure(compressed, run_dir, env, self.baseline_archive(cell.seed))]
         return Job(cell.name, run_dir, cell.seed, cell, steps, depends_on=[baseline_name(cell.seed)])
 
     def _fine_tuned_job(self, cell: Cell) -> Job:
@@ -306,7 +319,8 @@ class SweepPlan:
             source, depends_on = self.baseline_archive(cell.seed), baseline_name(cell.seed)
         run_dir, env = self.run_dir(cell.name), self._env(cell.seed, cell, archive=source)
         steps = [self._train(self.spec.finetune_config, run_dir, env, self.spec.finetune_overrides),
-                 *self._evaluate_and_measure(os.path.join(run_dir, "train", "model.tar.gz"), run_dir, env, cell.seed)]
+                 *self._evaluate_and_measure(os.path.join(run_dir, "train", "model.tar.gz"), run_dir, env,
+                                             self.baseline_archive(cell.seed))]
         return Job(cell.name, run_dir, cell.seed, cell, steps, depends_on=[depends_on])
 
 

@@ -1,6 +1,7 @@
 """
-The sweep's tidy CSV: one row per run (baselines included, `method` = `none`), with E(r) against
-the baseline of the same seed, and a metadata JSON beside it that says how the runs were made.
+The sweep's tidy CSV: one row per run (baselines included, `method` = `none`; control models with
+their name as `method`), with E(r) against the baseline of the same seed, and a metadata JSON beside
+it that says how the runs were made.
 """
 import csv
 import json
@@ -37,10 +38,11 @@ def result_rows(spec: GridSpec, results: List[Dict]) -> List[Dict[str, Any]]:
     """
     CSV rows from the runs' `result.json` contents; a cell whose baseline is missing gets no E(r).
     """
-    baselines = {r["seed"]: r for r in results if r["cell"] is None}
+    baselines = {r["seed"]: r for r in results if r["cell"] is None and not r.get("control")}
     rows = []
     for result in results:
-        cell = result["cell"] or {"method": "none", "target": "", "rank": None, "fine_tuned": False}
+        cell = result["cell"] or {"method": result.get("control") or "none", "target": "", "rank": None,
+                                  "fine_tuned": False}
         baseline = baselines.get(result["seed"])
         measured = result["measure"]
         if spec.metric not in result["metrics"]:

@@ -9,7 +9,7 @@ from allennlp.modules.elmo import Elmo, batch_to_ids
 from allennlp.nn.util import remove_sentence_boundaries
 
 from allennlp_lstmfact.bilm import check_bilm_options, export_elmo, initial_bilm_weights, trainable_bilm
-from allennlp_lstmfact.bilm.weights import max_elmo_difference
+from allennlp_lstmfact.bilm.weights import max_elmo_difference, write_untrained_lstm_elmo
 from allennlp_lstmfact.bilm_files import LSTM_CELL, check_elmo_files, expected_weight_shapes
 from allennlp_lstmfact.core import CompressionSpec, compress_modules
 from tests.bilm.conftest import SENTENCES, tiny_options
@@ -111,3 +111,22 @@ def test_bad_options_raise_one_configuration_error(change, message):
 def test_export_needs_exactly_one_bilm():
     with pytest.raises(ConfigurationError, match="exactly one ELMo biLM"):
         export_elmo(torch.nn.Linear(2, 2), "unused.json", "unused.hdf5")
+
+
+
+def test_untrained_lstm_control_keeps_the_char_cnn_and_restores_the_initial_lstm(trained_bilm, tmp_path):
+    options_file, weight_file = export(trained_bilm, tmp_path)  # trained_bilm started from init seed 0
+    trained = read_hdf5(weight_file)
+    control_options, control_weights = str(tmp_path / "control.json"), str(tmp_path / "control.hdf5")
+    write_untrained_lstm_elmo(options_file, weight_file, control_options, control_weights, seed=0)
+    control = read_hdf5(control_weights)
+    assert set(control) == set(trained)
+    assert any(not np.array_equal(trained[name], control[name]) for name in trained if name.startswith("RNN_"))
+    # Char CNN as trained; LSTM as an untrained elmo_bilm of the same seed exports it.
+    (tmp_path / "fresh").mkdir()
+    fresh = read_hdf5(export(trainable_bilm(tiny_options(), seed=0), tmp_path / "fresh")[1])
+    for name in trained:
+        np.testing.assert_allclose(control[name], fresh[name] if name.startswith("RNN_") else trained[name],
+                                   rtol=0, atol=1e-6, err_msg=name)
+    assert json.load(open(control_options)) == json.load(open(options_file))
+    assert all(np.array_equal(array, trained[name]) for name, array in read_hdf5(weight_file).items())

@@ -16,8 +16,7 @@ function(compression, small=false)
     [if max_instances > 0 then "max_instances"]: max_instances,
     token_indexers: {
       tokens: { type: "single_id", lowercase_tokens: true },
-      elmo: { type: "elmo_characters" },
-    },
+    } + (if elmo.used then { elmo: { type: "elmo_characters" } } else {}),
   };
   {
     random_seed: lib.seed,
@@ -44,9 +43,9 @@ function(compression, small=false)
       encoder: { type: "lstm", input_size: hidden, hidden_size: hidden, num_layers: 1, bidirectional: true },
       integrator: { type: "lstm", input_size: 6 * hidden, hidden_size: hidden, num_layers: 1, bidirectional: true },
       integrator_dropout: 0.1,
-      elmo: { options_file: elmo.options_file, weight_file: elmo.weight_file, do_layer_norm: false, dropout: 0.0,
-              num_output_representations: 1 },
-      use_input_elmo: true,
+      [if elmo.used then "elmo"]: { options_file: elmo.options_file, weight_file: elmo.weight_file,
+                                    do_layer_norm: false, dropout: 0.0, num_output_representations: 1 },
+      use_input_elmo: elmo.used,
       use_integrator_output_elmo: false,
       output_layer: if small then { input_dim: 8 * hidden, num_layers: 2, output_dims: [hidden, 5], pool_sizes: 4,
                                     dropout: [0.2, 0.0] }

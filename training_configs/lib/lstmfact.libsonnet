@@ -3,6 +3,7 @@
 //   LSTMFACT_DATA  folder with local copies of the datasets ("" = their public URLs)
 //   ELMO_OPTIONS, ELMO_WEIGHTS  ELMo files ("" = the config's default ELMo)
 //   ELMO_DIM  2 x projection_dim of that ELMo (required with ELMO_OPTIONS)
+//   USE_ELMO  "true", or "false" for the task model without ELMo (the "no ELMo" control)
 //   METHOD (svd | semi_nmf | prune | none), TARGET (W_i | W_h | both), RANK, LAYERS ("0,1"), SEED
 //   ARCHIVE  the archive a *_finetune config starts from
 local env(name) = std.extVar(name);
@@ -19,7 +20,11 @@ local elmo_url = {
   //   "official": the 2x4096_512 ELMo of the papers (output 1024);
   //   "small": AllenNLP's tiny test biLM from LSTMFACT_DATA (output 32) when the data folder is
   //            set, else the public 2x1024_128 ELMo (output 256).
-  elmo(size):: if env("ELMO_OPTIONS") != "" then {
+  // `used` is false (and `dim` 0) when USE_ELMO=false: the task configs then leave ELMo out.
+  elmo(size):: if $.use_elmo then { used: true } + $.elmo_files(size) else { used: false, dim: 0 },
+  use_elmo:: if env("USE_ELMO") == "true" then true else if env("USE_ELMO") == "false" then false
+             else error "USE_ELMO must be true or false, got " + env("USE_ELMO"),
+  elmo_files(size):: if env("ELMO_OPTIONS") != "" then {
     options_file: env("ELMO_OPTIONS"),
     weight_file: env("ELMO_WEIGHTS"),
     dim: if env("ELMO_DIM") != "" then std.parseInt(env("ELMO_DIM"))

@@ -10,12 +10,15 @@ local snli = "https://allennlp.s3.amazonaws.com/datasets/snli/snli_1.0_";
 function(compression, small=false)
   local elmo = lib.elmo(if small then "small" else "official");
   local hidden = if small then 64 else 300;
+  // Without ELMo (USE_ELMO=false): word embeddings, trainable 50-d (small) or GloVe 300-d (as allennlp-models' esim.jsonnet).
+  local word_dim = if small then 50 else 300;
   local max_train = if small then std.parseInt(std.extVar("MAX_TRAIN_INSTANCES")) else 0;
   local reader(max_instances) = {
     type: "snli",
     tokenizer: lib.tokenizer,
     [if max_instances > 0 then "max_instances"]: max_instances,
-    token_indexers: { elmo: { type: "elmo_characters" } },
+    token_indexers: if elmo.used then { elmo: { type: "elmo_characters" } }
+                    else { tokens: { type: "single_id", lowercase_tokens: true } },
   };
   {
     random_seed: lib.seed,
@@ -30,11 +33,17 @@ function(compression, small=false)
     model: {
       type: "esim",
       dropout: 0.5,
-      text_field_embedder: { token_embedders: {
+      text_field_embedder: { token_embedders: if elmo.used then {
         elmo: lib.elmo_token_embedder(elmo.options_file, elmo.weight_file, { do_layer_norm: false, dropout: 0.0 },
                                       compression),
+      } else {
+        tokens: { type: "embedding", embedding_dim: word_dim } + (if small then {} else {
+          pretrained_file: "https://allennlp.s3.amazonaws.com/datasets/glove/glove.840B.300d.txt.gz",
+          trainable: true,
+        }),
       } },
-      encoder: { type: "lstm", input_size: elmo.dim, hidden_size: hidden, num_layers: 1, bidirectional: true },
+      encoder: { type: "lstm", input_size: if elmo.used then elmo.dim else word_dim, hidden_size: hidden,
+                 num_layers: 1, bidirectional: true },
       matrix_attention: { type: "dot_product" },
       projection_feedforward: { input_dim: 8 * hidden, hidden_dims: hidden, num_layers: 1, activations: "relu" },
       inference_encoder: { type: "lstm", input_size: hidden, hidden_size: hidden, num_layers: 1, bidirectional: true },

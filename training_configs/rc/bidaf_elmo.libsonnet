@@ -22,8 +22,7 @@ function(compression, small=false)
       tokens: { type: "single_id", lowercase_tokens: true },
       token_characters: { type: "characters", min_padding_length: 5,
                           character_tokenizer: { byte_encoding: "utf-8", start_tokens: [259], end_tokens: [260] } },
-      elmo: { type: "elmo_characters" },
-    },
+    } + (if elmo.used then { elmo: { type: "elmo_characters" } } else {}),
   };
   {
     random_seed: lib.seed,
@@ -46,7 +45,7 @@ function(compression, small=false)
           encoder: { type: "cnn", embedding_dim: 16, num_filters: char_dim, ngram_filter_sizes: [5] },
           dropout: 0.2,
         },
-        elmo: lib.elmo_token_embedder(elmo.options_file, elmo.weight_file, { do_layer_norm: false, dropout: 0.0 },
+        [if elmo.used then "elmo"]: lib.elmo_token_embedder(elmo.options_file, elmo.weight_file, { do_layer_norm: false, dropout: 0.0 },
                                       compression),
       } },
       num_highway_layers: 2,

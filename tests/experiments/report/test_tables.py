@@ -54,3 +54,22 @@ def test_table_in_the_format_of_winata2019(tiny_csv, tmp_path):
 def test_perplexity_is_not_scaled():
     rows = [dict(row("none", 1, 58.3), metric="perplexity", lower_is_better=True)]
     assert summarize(rows)[0].value == [58.3]
+
+
+def test_controls_follow_the_baseline_and_losses_are_shares_of_the_lstm_contribution():
+    from experiments.report.controls import contribution_lines, contributions
+
+    rows = [row("none", 1, 0.50), row("none", 2, 0.52), row("none", 3, 0.51),
+            *(dict(row("char_cnn_only", seed, value), target="") for seed, value in ((1, 0.45), (2, 0.46), (3, 0.46))),
+            *(dict(row("no_elmo", seed, value), target="") for seed, value in ((1, 0.40), (2, 0.41), (3, 0.40))),
+            row("svd", 1, 0.49, 10), row("svd", 2, 0.50, 10), row("svd", 3, 0.49, 10)]
+    found = contributions(rows)
+    assert found.lstm.differences == pytest.approx((5.0, 6.0, 5.0)) and found.lstm.verdict == "holds"
+    assert found.elmo.mean == pytest.approx(32 / 3) and found.char_cnn_share == pytest.approx(0.5)
+    assert contribution_lines(found, "points")[1].startswith("Δ_LSTM = full − char CNN only (LSTM untrained): 5.33 ± 0.33")
+    summary = summarize(rows, "sst5")
+    assert [line.name for line in summary] == ["uncompressed", "char CNN only, LSTM untrained (control)",
+                                               "no ELMo (control)", "SVD W_h (r=10)"]
+    columns = dict(table_columns(summary, "accuracy (%)", None, found.lstm))
+    # svd loses 51.00 - 49.33 = 1.67 points of Δ_LSTM 5.33: 31 %
+    assert columns["loss / Δ_LSTM w/o FT"] == ["–", "–", "–", "31 %"]

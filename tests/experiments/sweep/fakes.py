@@ -12,7 +12,9 @@ BASELINE_PARAMS = 1000
 
 
 def fake_accuracy(env: Dict[str, str]) -> float:
-    """Baseline 0.5 + seed/100; compressed 0.3 + rank/100, +0.1 after fine-tuning."""
+    """Baseline 0.5 + seed/100 (a control: its FAKE_ACCURACY + seed/100); compressed 0.3 + rank/100, +0.1 after fine-tuning."""
+    if "FAKE_ACCURACY" in env:
+        return float(env["FAKE_ACCURACY"]) + int(env["SEED"]) / 100
     if env["METHOD"] == "none":
         return 0.5 + int(env["SEED"]) / 100
     return 0.3 + int(env["RANK"]) / 100 + (0.1 if "ARCHIVE" in env else 0.0)

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from allennlp_lstmfact.core import efficiency
-from experiments.sweep.grid import GridSpec
+from experiments.sweep.grid import GridError, GridSpec
 from experiments.sweep.jobs import command_environment, describe_plan, HIDDEN_PATH_VARIABLE, SweepPlan
 from experiments.sweep.results import read_metadata, read_rows
 from experiments.sweep.runner import run_sweep
@@ -112,3 +112,30 @@ def test_ray_dispatch_without_ray_says_how_to_install_it(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "ray", None)
     with pytest.raises(ImportError, match="pip install --no-deps -r requirements-sweep.txt"):
         sweep(tmp_path, FakeRunner(), use_ray=True)
+
+
+CONTROLS = {"no_elmo": {"USE_ELMO": "false", "FAKE_ACCURACY": "0.40"}, "char_cnn_only": {"FAKE_ACCURACY": "0.45"}}
+
+
+def test_controls_are_trained_per_seed_beside_the_baseline(tmp_path):
+    runner = FakeRunner()
+    rows = read_rows(sweep(tmp_path, runner, controls=CONTROLS, methods=["svd"], ranks=[2], fine_tune=[False]).csv_path)
+    controls = sorted((r["method"], r["seed"], round(r["value"], 6)) for r in rows if r["method"] in CONTROLS)
+    assert controls == [("char_cnn_only", 1, 0.46), ("char_cnn_only", 2, 0.47), ("no_elmo", 1, 0.41), ("no_elmo", 2, 0.42)]
+    no_elmo = next(r for r in rows if r["run"] == "control-no_elmo-s2")
+    assert no_elmo["baseline_value"] == pytest.approx(0.52) and no_elmo["efficiency"] is None
+    # the cells still compare with the baseline, not with a control
+    assert next(r for r in rows if r["run"] == "svd-W_h-r2-s1")["baseline_value"] == pytest.approx(0.51)
+    run_dir = tmp_path / "runs" / "toy" / "control-no_elmo-s1"
+    train, env = next((c, e) for c, e in zip(runner.calls, runner.environments)
+                      if c[1] == "train" and c[4] == str(run_dir / "train"))
+    assert train[2] == "c.jsonnet" and (env["USE_ELMO"], env["METHOD"], env["SEED"]) == ("false", "none", "1")
+    measure = next(c for c in runner.calls if c[1] == "-m" and str(run_dir) in c[-1] + " ".join(c))
+    archive = str(run_dir / "train" / "model.tar.gz")
+    assert measure[3] == archive and measure[measure.index("--reference") + 1] == archive
+
+
+@pytest.mark.parametrize("name", ["svd", "none", "No-ELMo"])
+def test_bad_control_names_are_refused(name):
+    with pytest.raises(GridError, match="bad control names"):
+        GridSpec.from_dict({**GRID, "controls": {name: {}}})

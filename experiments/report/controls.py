@@ -1,0 +1,83 @@
+"""
+What ELMo, and ELMo's LSTM, contribute to a task, from the control models a sweep trains beside
+its baseline (`GridSpec.controls`), seed by seed:
+
+- `no_elmo`: the task model without ELMo; Δ_ELMo = baseline − no_elmo.
+- `char_cnn_only`: ELMo with its trained character CNN and its LSTM weights as before training
+  (`allennlp_lstmfact.bilm.weights.write_untrained_lstm_elmo`); Δ_LSTM = baseline − char_cnn_only,
+  the most that compressing the LSTM can lose. The char CNN's share of Δ_ELMo is
+  (char_cnn_only − no_elmo) / Δ_ELMo.
+
+Differences are "better by" in display units (accuracy points; perplexity lower is better).
+"""
+from dataclasses import dataclass
+from typing import Any, Dict, List, Optional
+
+from experiments.report.paired import PairedDifference, paired_difference
+
+NO_ELMO, CHAR_CNN_ONLY = "no_elmo", "char_cnn_only"
+CONTROL_NAMES = {NO_ELMO: "no ELMo (control)", CHAR_CNN_ONLY: "char CNN only, LSTM untrained (control)"}
+
+
+def _by_seed(rows: List[Dict[str, Any]], method: str) -> Dict[int, float]:
+    """Display-unit value by seed of the uncompressed runs of `method` (`none`: the baseline)."""
+    scale = 1.0 if rows and rows[0]["lower_is_better"] else 100.0
+    sign = -1.0 if rows and rows[0]["lower_is_better"] else 1.0
+    return {row["seed"]: sign * scale * row["value"] for row in rows
+            if row["method"] == method and row["rank"] is None and not row["fine_tuned"]}
+
+
+@dataclass(frozen=True)
+class Contributions:
+    """Paired over seeds, each `None` when its control was not run."""
+
+    elmo: Optional[PairedDifference]
+    lstm: Optional[PairedDifference]
+    char_cnn: Optional[PairedDifference]
+
+    @property
+    def char_cnn_share(self) -> Optional[float]:
+        """The char CNN's share of what ELMo adds (means over seeds)."""
+        if self.elmo is None or self.char_cnn is None or self.elmo.mean == 0:
+            return None
+        return self.char_cnn.mean / self.elmo.mean
+
+
+def contributions(rows: List[Dict[str, Any]]) -> Contributions:
+    """
+    Δ_ELMo, Δ_LSTM and char_cnn_only − no_elmo from a sweep's rows.
+
+    # Parameters
+
+    rows : `List[Dict[str, Any]]`
+        The rows of one sweep CSV (`experiments.sweep.results.read_rows`).
+    """
+    baseline, no_elmo, char_cnn = (_by_seed(rows, name) for name in ("none", NO_ELMO, CHAR_CNN_ONLY))
+    return Contributions(elmo=paired_difference(baseline, no_elmo) if no_elmo else None,
+                         lstm=paired_difference(baseline, char_cnn) if char_cnn else None,
+                         char_cnn=paired_difference(char_cnn, no_elmo) if char_cnn and no_elmo else None)
+
+
+def share_of_lstm_contribution(baseline_mean: float, value_mean: float, lstm: Optional[PairedDifference],
+                               lower_is_better: bool) -> Optional[float]:
+    """
+    A compressed model's loss as a share of Δ_LSTM (0: nothing lost; 1: as if the LSTM were untrained);
+    `None` without Δ_LSTM or when Δ_LSTM is not positive.
+    """
+    if lstm is None or lstm.mean <= 0:
+        return None
+    loss = (value_mean - baseline_mean) if lower_is_better else (baseline_mean - value_mean)
+    return loss / lstm.mean
+
+
+def contribution_lines(found: Contributions, unit: str) -> List[str]:
+    """Markdown bullets stating the contributions, each judged against the seed spread."""
+    lines = []
+    for label, difference in (("Δ_ELMo = full − no ELMo", found.elmo),
+                              ("Δ_LSTM = full − char CNN only (LSTM untrained)", found.lstm),
+                              ("char CNN only − no ELMo", found.char_cnn)):
+        if difference is not None:
+            lines.append(f"{label}: {difference.format()} {unit} — {difference.verdict}")
+    if found.char_cnn_share is not None:
+        lines.append(f"the char CNN's share of what ELMo adds: {100 * found.char_cnn_share:.0f} %")
+    return lines
