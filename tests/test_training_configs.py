@@ -294,9 +294,9 @@ def test_sweep_grid_trains_shipped_configs_that_build(grid: Path, test_variables
         # The grid's own ELMo and archives do not exist here: the tiny ELMo and a dense archive stand in.
         grid_variables = {name: value for name, value in step.env.items() if name not in GRID_FILE_VARIABLES}
         variables = experiment_variables(config, {**test_variables, **grid_variables}, dense_archive)
-        # One build per config, overrides, method and target: the cells differ from it only by the
+        # One build per config, overrides, method, target and ELMo use: the cells differ from it only by the
         # integer RANK and SEED, which GridSpec has checked.
-        experiment = (config, overrides, variables["METHOD"], variables["TARGET"])
+        experiment = (config, overrides, variables["METHOD"], variables["TARGET"], variables["USE_ELMO"])
         if experiment not in built:
             build_experiment(config, variables, tmp_path / f"run{len(built)}", overrides)
             built.add(experiment)

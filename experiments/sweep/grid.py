@@ -68,6 +68,8 @@ class GridSpec:
     methods, targets, ranks, seeds : `List`
         The grid; `fine_tune` lists `false` and/or `true`.
     fine_tune : `List[bool]`, optional (default = `[False]`)
+    finetune_ranks : `List[int]`, optional (default = every rank)
+        The ranks whose cells are also fine-tuned (Winata et al. 2019 fine-tune the smallest).
     lower_is_better : `bool`, optional (default = whether `metric` is a perplexity or a loss)
     finetune_config : `str`, optional (default = `config` with `_finetune` before `.jsonnet`)
     finetune_from : `str`, optional (default = `"compressed"`)
@@ -113,6 +115,7 @@ class GridSpec:
     ranks: List[int] = field(default_factory=lambda: [10])
     seeds: List[int] = field(default_factory=lambda: [1])
     fine_tune: List[bool] = field(default_factory=lambda: [False])
+    finetune_ranks: Optional[List[int]] = None
     lower_is_better: Optional[bool] = None
     finetune_config: Optional[str] = None
     finetune_from: str = "compressed"
@@ -157,6 +160,10 @@ class GridSpec:
             raise GridError("fine-tuning needs finetune_config")
         if any(rank <= 0 for rank in self.ranks):
             raise GridError(f"ranks must be positive, got {self.ranks}")
+        if self.finetune_ranks is not None:
+            self.finetune_ranks = [int(rank) for rank in self.finetune_ranks]
+            if not set(self.finetune_ranks) <= set(self.ranks):
+                raise GridError(f"finetune_ranks must be among the ranks {self.ranks}, got {self.finetune_ranks}")
 
     @classmethod
     def from_dict(cls, values: Dict[str, Any]) -> "GridSpec":
@@ -196,6 +203,8 @@ def expand_grid(spec: GridSpec) -> List[Cell]:
     cells: List[Cell] = []
     for method, target, rank, seed, fine_tuned in itertools.product(
             spec.methods, spec.targets, spec.ranks, spec.seeds, spec.fine_tune):
+        if fine_tuned and spec.finetune_ranks is not None and rank not in spec.finetune_ranks:
+            continue
         cell = Cell(method, target, rank, seed, fine_tuned)
         if fine_tuned and spec.finetune_from == "compressed" and cell.post_hoc not in cells:
             cells.append(cell.post_hoc)

@@ -24,11 +24,16 @@ class SweepResult:
     failed: Dict[str, str]
 
 
+FILE_VARIABLES = ("ELMO_OPTIONS", "ELMO_WEIGHTS")
+
+
 def check_inputs(spec: GridSpec, cwd: str) -> None:
-    """Fail early on a config, fine-tuning config or test file that does not exist."""
+    """Fail early on a config, fine-tuning config, test file or ELMo file (grid or control) that does not exist."""
     paths = [("config", spec.config), ("test_data", spec.test_data)]
     if any(spec.fine_tune):
         paths.append(("finetune_config", spec.finetune_config))
+    for owner, env in [("env", spec.env), *((f"control {name}", env) for name, env in spec.controls.items())]:
+        paths += [(f"{variable} ({owner})", env[variable]) for variable in FILE_VARIABLES if env.get(variable)]
     missing = [f"{name} {path!r}" for name, path in paths
                if "://" not in path and not os.path.exists(os.path.join(cwd, path))]
     if missing:

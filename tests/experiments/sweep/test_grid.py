@@ -29,6 +29,12 @@ def test_fine_tuned_cells_bring_their_post_hoc_cell():
     assert [c.name for c in cells] == ["svd-W_h-r4-s3-ft"]
 
 
+def test_fine_tuning_only_at_the_finetune_ranks():
+    cells = expand_grid(spec(methods=["svd"], targets=["W_h"], ranks=[4, 8], seeds=[1], fine_tune=[False, True],
+                             finetune_ranks=[4]))
+    assert [c.name for c in cells] == ["svd-W_h-r4-s1", "svd-W_h-r4-s1-ft", "svd-W_h-r8-s1"]
+
+
 def test_defaults_follow_the_metric_and_the_config():
     assert spec().finetune_config == "training_configs/classification/bcn_elmo_small_finetune.jsonnet"
     assert spec().lower_is_better is False
@@ -48,6 +54,8 @@ def test_grid_from_json_and_yaml_files(tmp_path, monkeypatch):
 @pytest.mark.parametrize("changes, message", [({"rnaks": [2]}, "unknown grid keys: rnaks"),
                                               ({"ranks": []}, "empty grid axes: ranks"),
                                               ({"ranks": [0]}, "ranks must be positive"),
+                                              ({"ranks": [2], "finetune_ranks": [3]},
+                                               r"finetune_ranks must be among the ranks \[2\], got \[3\]"),
                                               ({"finetune_from": "scratch"}, "finetune_from must be one of"),
                                               ({"config": "c.json", "fine_tune": [True]}, "needs finetune_config")])
 def test_bad_grids_fail(changes, message):

@@ -139,3 +139,17 @@ def test_controls_are_trained_per_seed_beside_the_baseline(tmp_path):
 def test_bad_control_names_are_refused(name):
     with pytest.raises(GridError, match="bad control names"):
         GridSpec.from_dict({**GRID, "controls": {name: {}}})
+
+
+def test_missing_inputs_are_named_before_anything_runs(tmp_path):
+    from experiments.sweep.runner import check_inputs
+
+    (tmp_path / "c.jsonnet").write_text("{}")
+    (tmp_path / "t.txt").write_text("")
+    (tmp_path / "elmo.hdf5").write_text("")
+    spec = GridSpec.from_dict({**GRID, "fine_tune": [False], "env": {"ELMO_WEIGHTS": "elmo.hdf5"},
+                               "controls": {"char_cnn_only": {"ELMO_WEIGHTS": "untrained.hdf5"}}})
+    with pytest.raises(GridError, match=r"not found: ELMO_WEIGHTS \(control char_cnn_only\) 'untrained.hdf5'$"):
+        check_inputs(spec, str(tmp_path))
+    (tmp_path / "untrained.hdf5").write_text("")
+    check_inputs(spec, str(tmp_path))
