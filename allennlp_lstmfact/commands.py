@@ -49,6 +49,7 @@ from allennlp_lstmfact.file_checks import (
 )
 from allennlp_lstmfact.lm.compression import LanguageModelCompression, lstm_input_sources
 from allennlp_lstmfact.lm.lstm import LstmLayer
+from allennlp_lstmfact.task_lstms import ModelLstmCompression, model_lstm_input_sources
 
 logger = logging.getLogger(__name__)
 
@@ -78,17 +79,19 @@ class ArchiveCompressor(NamedTuple):
     and how many instances a calibration batch holds.
     """
 
-    compression: Any  # ElmoCompression or LanguageModelCompression
+    compression: Any  # ElmoCompression, ModelLstmCompression or LanguageModelCompression
     wrapper: str
     input_sources: Callable[[List[str]], Dict[str, InputSource]]
     calibration_batch_size: int
 
 
-COMPRESSED_WRAPPERS = ("with_compressed_elmo", "compressed_from_pretrained")
+COMPRESSED_WRAPPERS = ("with_compressed_elmo", "with_compressed_lstms", "compressed_from_pretrained")
 
 
 def _block_class(compression: Dict[str, Any]) -> type:
     """The compression block class that reads `compression` (before the archive says which model it is)."""
+    if "modules" in compression:
+        return ModelLstmCompression
     return LanguageModelCompression if "vocabulary" in compression else ElmoCompression
 
 
@@ -105,9 +108,15 @@ def check_compression(compression: Any) -> LstmCompressionBlock:
 
 def archive_compressor(model: nn.Module, compression: Dict[str, Any]) -> ArchiveCompressor:
     """
-    The compressor of `model`: its ELMo if it has one, else its `LstmLayer`s (a language model);
-    `ConfigurationError` for a model with neither or a bad compression block.
+    The compressor of `model`: the LSTMs that a block with `modules` selects (converted in place,
+    outputs unchanged), else its ELMo if it has one, else its `LstmLayer`s (a language model);
+    `ConfigurationError` for a model with none of them or a bad compression block.
     """
+    if "modules" in compression:
+        block = ModelLstmCompression.from_params(Params({**copy.deepcopy(compression), "calibrated": True}))
+        block.convert(model)
+        return ArchiveCompressor(block, "with_compressed_lstms",
+                                 lambda names: model_lstm_input_sources(model, names), 16)
     modules = list(model.modules())
     if any(isinstance(m, Elmo) for m in modules):
         block = ElmoCompression.from_params(Params({**copy.deepcopy(compression), "calibrated": True}))
@@ -137,7 +146,8 @@ def check_calibration(method: Optional[str], calibration_data: Optional[str], ca
 def compress_archive(archive_file: str, output_file: str, compression: Dict[str, Any], overwrite: bool = False,
                      calibration_data: Optional[str] = None, calibration_instances: int = 128) -> ArchiveCompression:
     """
-    Compress the ELMo (or the LSTM language model) of a trained AllenNLP archive into a new archive.
+    Compress the ELMo (or the LSTM language model, or with a `modules` key any LSTMs of the model:
+    `ModelLstmCompression`) of a trained AllenNLP archive into a new archive.
 
     Everything that can be checked without the model is checked first (the compression block, the
     calibration options, every file named), so a bad input fails before the archive is read; a bad
@@ -152,7 +162,7 @@ def compress_archive(archive_file: str, output_file: str, compression: Dict[str,
     output_file : `str`
         The new archive; written atomically (a temporary file in the same folder, then renamed).
     compression : `Dict[str, Any]`
-        An `ElmoCompression` (or `LanguageModelCompression`) block:
+        An `ElmoCompression` (`ModelLstmCompression` with `modules`, or `LanguageModelCompression`) block:
         `{"method": "svd", "target": "W_h", "rank": 10, ...}`.
     overwrite : `bool`, optional (default = `False`)
         Replace `output_file` if it exists.
@@ -173,8 +183,8 @@ def compress_archive(archive_file: str, output_file: str, compression: Dict[str,
         archive = load_unpacked_archive(archive_file, folder)
         if _is_compressed(archive.model):
             raise FileCheckError(f"archive {archive_file!r} is already compressed; compress the uncompressed one")
+        params_before = count_parameters(archive.model)  # before a conversion (which merges nn.LSTM's two biases)
         compressor = archive_compressor(archive.model, compression)
-        params_before = count_parameters(archive.model)
         scales = None
         if compressor.compression.data_aware:
             scales = calibrate(compressor, archive, calibration_data, calibration_instances)
@@ -297,8 +307,8 @@ class Compress(Subcommand):
     """
 
     def add_subparser(self, parser: argparse._SubParsersAction) -> argparse.ArgumentParser:
-        description = ("Compress the ELMo (or the LSTM language model) of a trained archive (SVD, Semi-NMF, "
-                       "pruning, ...) into a new archive.")
+        description = ("Compress the ELMo (or the LSTM language model, or with --modules the task model's LSTMs) of "
+                       "a trained archive (SVD, Semi-NMF, pruning, ...) into a new archive.")
         subparser = parser.add_parser(self.name, description=description, help=description)
         subparser.add_argument("archive_file", help="the trained model.tar.gz (left untouched), or its "
                                                     "serialization folder")
@@ -317,6 +327,9 @@ class Compress(Subcommand):
                                help="per-matrix ranks by module name, e.g. 'layer_1.state=20' (first match wins)")
         subparser.add_argument("--layers", type=int, nargs="+", help="layer indices (default all)")
         subparser.add_argument("--directions", nargs="+", help="ELMo: forward and/or backward (default both)")
+        subparser.add_argument("--modules", nargs="+", metavar="MODULE",
+                               help="which LSTMs: elmo | all | module names or regexes of the task model's LSTMs "
+                                    "(default: ELMo's, or the language model's)")
         subparser.add_argument("--seed", type=int)
         subparser.add_argument("--calibration-data",
                                help="data for asvd / fisher_svd statistics (archive's reader; labelled for fisher_svd)")
@@ -348,12 +361,14 @@ def _rank_pattern(entries: List[str]) -> Dict[str, int]:
     return pattern
 
 
-FLAG_KEYS = ("method", "target", "rank", "budget", "allocation", "energy", "layers", "directions", "seed")
+FLAG_KEYS = ("method", "target", "rank", "budget", "allocation", "energy", "layers", "directions", "seed", "modules")
 
 
 def compression_from_args(args: argparse.Namespace) -> Dict[str, Any]:
     """The compression block that the flags (or the `--spec` file) give; `ConfigurationError` if they conflict."""
     given = {key: getattr(args, key) for key in FLAG_KEYS if getattr(args, key) is not None}
+    if given.get("modules") in (["elmo"], ["all"]):
+        given["modules"] = given["modules"][0]
     if args.rank_pattern:
         given["rank_pattern"] = _rank_pattern(args.rank_pattern)
     if args.spec:

@@ -37,7 +37,8 @@ from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_
 
 from allennlp_lstmfact.compression_block import block_parameters, check_known_keys
 from allennlp_lstmfact.core import CompressionReport, compress_modules
-from allennlp_lstmfact.elmo import ElmoCompressedModel, ElmoCompression
+from allennlp_lstmfact.core.calibration import InputSource
+from allennlp_lstmfact.elmo import ElmoCompressedModel, ElmoCompression, elmo_input_sources
 from allennlp_lstmfact.fast_lstm_cell import use_fast_lstm_cells
 from allennlp_lstmfact.lm.lstm import CompressibleLstm, LstmLayer
 
@@ -260,6 +261,33 @@ class ModelLstmCompression(ElmoCompression):
                     "Prepared staged compression of" if self.staged else "Compressed", self.modules, self.method,
                     self.target, self.size(), report.params_before, report.params_after, len(report.matrices))
         return report
+
+
+def model_lstm_input_sources(model: nn.Module, names: List[str]) -> Dict[str, InputSource]:
+    """
+    Where calibration (asvd) observes the inputs of the matrices `names` of converted LSTMs in
+    `model`: ELMo's cells as `elmo_input_sources`; a `CompressibleLstm`'s layers on the whole LSTM,
+    whose fused kernel calls no layer module, by recomputing its layers
+    (`CompressibleLstm.layer_activations`: W_i reads the layer's inputs, W_h its outputs, as
+    `lm.compression.lstm_input_sources` does); `ConfigurationError` for another cell (an `AugmentedLstm`'s).
+    """
+    sources: Dict[str, InputSource] = {}
+    for name in names:
+        cell_name, _, matrix = name.rpartition(".")
+        lstm_name, _, layer = cell_name.rpartition(".")
+        cell, lstm = model.get_submodule(cell_name), model.get_submodule(lstm_name) if lstm_name else None
+        if isinstance(cell, LstmCellWithProjection):
+            sources.update(elmo_input_sources([name]))
+        elif isinstance(cell, LstmLayer) and isinstance(lstm, CompressibleLstm):
+            direction, _, index = layer.partition("_layer_")
+            k, d, recurrent = int(index), lstm.directions.index(direction), matrix == "state_linearity"
+            sources[name] = (lstm_name, lambda inputs, output, lstm=lstm, k=k, d=d, recurrent=recurrent:
+                             lstm.layer_activations(inputs[0])[k][1][d] if recurrent
+                             else lstm.layer_activations(inputs[0])[k][0])
+        else:
+            raise ConfigurationError(f"calibration cannot observe the inputs of {name!r} ({type(cell).__name__}); "
+                                     "the data-aware methods support ELMo's LSTM and converted nn.LSTMs")
+    return sources
 
 
 class LstmCompressedModel(Model):

@@ -15,11 +15,13 @@ from allennlp.models.archival import load_archive
 from allennlp_lstmfact.commands import archive_compressor, calibrate, compress_archive
 from allennlp_lstmfact.core import LowRankLinear, count_parameters
 from allennlp_lstmfact.elmo import ElmoCompression
+from allennlp_lstmfact.task_lstms import ModelLstmCompression
 from tests.conftest import FIXTURES, REPO
 from tests.lm.conftest import LM_FIXTURES
 
 CONFIG = str(FIXTURES / "basic_classifier_factorized_elmo.jsonnet")
 SST_TINY = str(FIXTURES / "data" / "sst_tiny.txt")
+ALLENNLP = str(Path(sys.executable).parent / "allennlp")
 
 
 @pytest.fixture(scope="module")
@@ -337,3 +339,49 @@ def test_cli_errors_are_one_line_without_the_log_unless_verbose(dense_archive, t
     assert code == 2 and "Traceback (most recent call last):" in lines and any(" - INFO - " in line for line in lines)
     assert lines[-1] == "allennlp compress: error: compression.layers [7] out of range; this ELMo has layers 0..1"
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.fixture(scope="module")
+def dense_lstm_archive(tmp_path_factory, tiny_elmo):
+    """The tiny ELMo classifier with a bidirectional nn.LSTM encoder of its own, trained once."""
+    run = tmp_path_factory.mktemp("dense_lstm") / "run"
+    encoder = {"model.seq2vec_encoder": {"type": "lstm", "input_size": 38, "hidden_size": 5, "bidirectional": True}}
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in {"METHOD": "none", "ELMO_OPTIONS": tiny_elmo[0], "ELMO_WEIGHTS": tiny_elmo[1]}.items():
+            patch.setenv(name, value)
+        train_model_from_file(CONFIG, str(run), overrides=json.dumps(encoder))
+    return run / "model.tar.gz"
+
+
+ENCODER = "_seq2vec_encoder._module"
+
+
+# ELMo: 2 layers x 2 directions x (W_i, W_h); the encoder: 1 layer x 2 directions x (W_i, W_h)
+@pytest.mark.parametrize("modules, matrices", [("all", 8 + 4), (["_seq2vec_encoder"], 4), ("elmo", 8)])
+def test_task_model_lstms_compress_and_reload_with_identical_predictions(dense_lstm_archive, tmp_path, modules,
+                                                                        matrices):
+    compression = {"method": "svd", "target": "both", "rank": 2, "modules": modules}
+    result = compress_archive(str(dense_lstm_archive), str(tmp_path / "c.tar.gz"), compression)
+    assert len(result.report.matrices) == matrices
+    reloaded = load_archive(str(tmp_path / "c.tar.gz"))
+    assert reloaded.config["model"]["type"] == "with_compressed_lstms"
+    expected = load_archive(str(dense_lstm_archive))
+    ModelLstmCompression(**compression).apply(expected.model)
+    torch.testing.assert_close(predictions(reloaded), predictions(expected), atol=1e-6, rtol=0)
+    assert count_parameters(reloaded.model) == result.params_after
+    assert (type(reloaded.model.get_submodule(ENCODER)).__name__ == "CompressibleLstm") == (modules != "elmo")
+
+
+def test_cli_modules_flag_compresses_the_task_lstms(dense_lstm_archive, tmp_path):
+    output = tmp_path / "c.tar.gz"
+    completed = subprocess.run([ALLENNLP, "compress", str(dense_lstm_archive), "-o", str(output), "--method", "asvd",
+                                "--target", "W_h", "--rank", "2", "--modules", "_seq2vec_encoder",
+                                "--calibration-data", SST_TINY], capture_output=True, text=True)
+    assert completed.returncode == 0, completed.stderr
+    compression = load_archive(str(output)).config["model"]["compression"]
+    assert compression["modules"] == ["_seq2vec_encoder"] and compression["calibrated"] is True
+    bad = subprocess.run([ALLENNLP, "compress", str(dense_lstm_archive), "-o", str(tmp_path / "b.tar.gz"), "--method",
+                          "svd", "--rank", "2", "--modules", "_encoder"], capture_output=True, text=True)
+    assert bad.returncode == 2 and not (tmp_path / "b.tar.gz").exists()
+    assert bad.stderr.strip().splitlines()[-1].startswith(
+        "allennlp compress: error: compression.modules entry '_encoder' selects no LSTM of BasicClassifier; its LSTMs: ")

@@ -37,7 +37,7 @@ LstmState = Tuple[torch.Tensor, torch.Tensor]
 FUSED_KERNEL = True
 # Below this hidden size per thread (up to two threads) a low-rank W_h is multiplied out for the fused
 # kernel: the time loop's per-step cost (a dozen small ops, which more threads do not speed up) exceeds
-# the dense 4·hidden² product's. Measured (docs/performance_task_lstms.md): on 1 thread the loop is slower
+# the dense 4·hidden² product's. Measured (docs/performance.md, "Every LSTM of a model"): on 1 thread the loop is slower
 # at hidden 100 (BiDAF) and 300 (ESIM), faster at 400 (LM CPU preset) and 1150 (AWD-LSTM); on 2 threads
 # slower at 400, faster at 1150.
 FACTORED_LOOP_MIN_HIDDEN = 384
@@ -385,14 +385,37 @@ class CompressibleLstm(nn.Module):
                 flat.extend(kernel_weights)
         return flat
 
+    @torch.no_grad()
+    def layer_activations(self, inputs: Union[torch.Tensor, PackedSequence]
+                          ) -> List[Tuple[torch.Tensor, List[torch.Tensor]]]:
+        """
+        Per layer, its input rows and each direction's output rows (time-major; a packed input's
+        real steps only), from zero states without dropout: what calibration observes of the
+        layers' matrices, which the fused kernel calls no module for.
+        """
+        if isinstance(inputs, PackedSequence):
+            data, batch_sizes = inputs.data, inputs.batch_sizes
+        else:
+            time_major = inputs.transpose(0, 1) if self.batch_first else inputs
+            data = time_major.reshape(-1, inputs.shape[-1])
+            batch_sizes = torch.full((time_major.shape[0],), time_major.shape[1], dtype=torch.long)
+        zeros = data.new_zeros(self.num_layers * len(self.directions), int(batch_sizes[0]), self.hidden_size)
+        record: List[Tuple[torch.Tensor, List[torch.Tensor]]] = []
+        weights = [[layer.weights() for layer in directions] for directions in self.layers()]
+        self._run_layer_by_layer(data, batch_sizes, (zeros, zeros), weights, record)
+        return record
+
     def _run_layer_by_layer(self, data: torch.Tensor, batch_sizes: torch.Tensor, hx: LstmState,
-                            weights: List[List[LayerWeights]]) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+                            weights: List[List[LayerWeights]], record: Optional[list] = None
+                            ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         reversal = reversal_index(batch_sizes) if self.bidirectional else None
         hidden, memory = [], []
         for k, directions in enumerate(self.layers()):
             if k and self.dropout:
                 data = F.dropout(data, self.dropout, self.training)
             outputs = []
+            if record is not None:
+                record.append((data, outputs))
             for d, layer in enumerate(directions):
                 index = k * len(directions) + d
                 output, (h, c) = layer.run_packed(data, batch_sizes, (hx[0][index], hx[1][index]),

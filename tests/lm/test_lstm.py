@@ -257,3 +257,21 @@ def test_staged_compression_of_a_converted_lstm(lstm_path):
     compress_deferred(staged)
     assert (staged(inputs)[0] - direct(inputs)[0]).abs().max() <= 1e-5
     assert (direct(inputs)[0] - reference(inputs)[0]).abs().max() > 1e-3
+
+
+def test_layer_activations_are_what_each_layer_reads_and_writes():
+    torch.manual_seed(0)
+    stock = torch.nn.LSTM(5, 4, num_layers=2, bidirectional=True, batch_first=True).eval()
+    converted = CompressibleLstm.from_torch_lstm(stock).eval()
+    inputs = torch.nn.utils.rnn.pack_padded_sequence(torch.randn(3, 6, 5), torch.tensor([6, 4, 2]), batch_first=True,
+                                                     enforce_sorted=False)
+    (first_input, first_outputs), (second_input, second_outputs) = converted.layer_activations(inputs)
+    assert torch.equal(first_input, inputs.data)
+    torch.testing.assert_close(second_input, torch.cat(first_outputs, 1))
+    with torch.no_grad():
+        torch.testing.assert_close(torch.cat(second_outputs, 1), stock(inputs)[0].data, atol=1e-5, rtol=0)
+        single = torch.nn.LSTM(5, 4, bidirectional=True, batch_first=True)
+        for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+            for suffix in ("_l0", "_l0_reverse"):
+                getattr(single, name + suffix).copy_(getattr(stock, name + suffix))
+        torch.testing.assert_close(torch.cat(first_outputs, 1), single(inputs)[0].data, atol=1e-5, rtol=0)
