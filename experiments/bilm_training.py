@@ -9,11 +9,12 @@ import glob
 import json
 import logging
 import os
-from typing import Any, Dict, Tuple
+from typing import Any, Dict, Optional, Tuple
 
 from allennlp.commands.train import train_model_from_file
 from allennlp.common.checks import ConfigurationError
 from allennlp.common.file_utils import cached_path
+from allennlp.data import DatasetReader
 from allennlp.data.data_loaders import MultiProcessDataLoader
 from allennlp.data.samplers import BucketBatchSampler
 from allennlp.models import Model
@@ -59,15 +60,16 @@ def export_archive(archive_file: str, output_dir: str) -> Tuple[str, str]:
     return options_file, weight_file
 
 
-def evaluate_perplexity(model: Model, data_path: str, carry_states: bool = False,
-                        batch_size: int = 64) -> Dict[str, float]:
+def evaluate_perplexity(model: Model, data_path: str, carry_states: bool = False, batch_size: int = 64,
+                        reader: Optional[DatasetReader] = None) -> Dict[str, float]:
     """
-    `forward_perplexity`, `backward_perplexity` and `perplexity` of an `elmo_bilm` model on a
-    tokenized text file (one sentence a line); `carry_states` as the model's parameter.
+    `forward_perplexity`, `backward_perplexity` and `perplexity` of an `elmo_bilm` model on
+    `data_path` read by `reader` (default: a tokenized text file, one sentence a line);
+    `carry_states` as the model's parameter.
     """
     if not hasattr(model, "carry_states"):
         raise ConfigurationError(f"evaluate_perplexity needs an elmo_bilm model, got {type(model).__name__}")
-    reader = BilmSentencesReader(words_namespace=model.words_namespace)
+    reader = reader or BilmSentencesReader(words_namespace=model.words_namespace)
     loader = MultiProcessDataLoader(reader, data_path,
                                     batch_sampler=BucketBatchSampler(batch_size, sorting_keys=[WORDS], padding_noise=0.0,
                                                                                     shuffle=False))
@@ -94,11 +96,14 @@ def _epoch_metrics(serialization_dir: str) -> Dict[int, Dict[str, float]]:
     return dict(sorted(epochs.items()))
 
 
-def bilm_run_report(serialization_dir: str, options_file: str, weight_file: str) -> Dict[str, Any]:
+def bilm_run_report(serialization_dir: str, options_file: str, weight_file: str,
+                    heldout: Optional[Dict[str, str]] = None) -> Dict[str, Any]:
     """
     What a finished `elmo_bilm` run and its export amount to: parameters, the exported files,
     stock `Elmo`'s max |difference| from the trained biLM on 16 test sentences, per-epoch and
-    final metrics, and the test perplexities with `Elmo`'s carried-over LSTM states as well.
+    final metrics, the test perplexities with `Elmo`'s carried-over LSTM states as well, and the
+    perplexities on `heldout` corpora (name → a data path the run's dataset reader reads, e.g.
+    `'{"wikitext": ".../wiki.test.tokens"}'` for `bilm_corpora`).
     """
     archive = load_archive(os.path.join(serialization_dir, ARCHIVE))
     model, config = archive.model, archive.config
@@ -117,11 +122,13 @@ def bilm_run_report(serialization_dir: str, options_file: str, weight_file: str)
         "final": final,
         "test_path": test_path,
         "test_states_carried": evaluate_perplexity(model, test_path, carry_states=True),
+        "heldout": {name: evaluate_perplexity(model, path, reader=archive.dataset_reader)
+                    for name, path in (heldout or {}).items()},
     }
 
 
 def train_export_and_report(config_file: str, serialization_dir: str, overrides: str = "",
-                            force: bool = False) -> Dict[str, Any]:
+                            force: bool = False, heldout: Optional[Dict[str, str]] = None) -> Dict[str, Any]:
     """
     Train (or resume, or reuse) the biLM of `config_file`, export it to `serialization_dir/elmo/`,
     and write and return its `bilm_run_report` (`serialization_dir/bilm_report.json`).
@@ -135,9 +142,11 @@ def train_export_and_report(config_file: str, serialization_dir: str, overrides:
         JSON overrides of the config (as `allennlp train -o`).
     force : `bool`, optional (default = `False`)
         Train from scratch even if the folder holds a run.
+    heldout : `Dict[str, str]`, optional
+        More held-out corpora to report perplexities on (see `bilm_run_report`).
     """
     archive = train_bilm(config_file, serialization_dir, overrides=overrides, force=force)
     options_file, weight_file = export_archive(archive, os.path.join(serialization_dir, "elmo"))
-    report = bilm_run_report(serialization_dir, options_file, weight_file)
+    report = bilm_run_report(serialization_dir, options_file, weight_file, heldout)
     write_atomically(os.path.join(serialization_dir, "bilm_report.json"), json.dumps(report, indent=2))
     return report

@@ -17,7 +17,7 @@ OVERRIDES = json.dumps({"train_data_path": str(CORPUS), "validation_data_path": 
 
 def test_train_export_evaluate_and_resume(tmp_path):
     run = tmp_path / "run"
-    report = train_export_and_report(str(TINY_CONFIG), str(run), overrides=OVERRIDES)
+    report = train_export_and_report(str(TINY_CONFIG), str(run), overrides=OVERRIDES, heldout={"again": str(CORPUS)})
     archive, options_file, weight_file = str(run / "model.tar.gz"), report["options_file"], report["weight_file"]
     assert (options_file, weight_file) == (str(run / "elmo" / "options.json"), str(run / "elmo" / "weights.hdf5"))
     check_elmo_files(options_file, weight_file)
@@ -28,6 +28,7 @@ def test_train_export_evaluate_and_resume(tmp_path):
     test = evaluate_perplexity(model, str(CORPUS))
     assert test["forward_perplexity"] == pytest.approx(report["final"]["test_forward_perplexity"], rel=1e-6)
     assert 1 < test["perplexity"] < model.vocab.get_vocab_size("words")
+    assert report["heldout"]["again"] == pytest.approx(test, rel=1e-6)  # read by the run's own reader
     assert export_archive(archive, str(tmp_path / "again")) == (str(tmp_path / "again" / "options.json"),
                                                                 str(tmp_path / "again" / "weights.hdf5"))
 

@@ -20,11 +20,11 @@
 // training (LSTM states reset every batch), sentences capped at 80 tokens (longer ones split).
 // Time (2 torch threads, shared 2-core machine, 45-batch allennlp train runs): 1.70 s per batch of
 // 64 sentences (1,274 predictions per direction), 1.34 ms per prediction (2.49 ms CPU): one epoch
-// (1,472 batches) ~43 min, plus ~1/2 min validation; 4 epochs ~3 h. Other users' jobs on the same
+// (1,472 batches) ~43 min, plus ~1/2 min validation; 2 epochs ~1.5 h. Other users' jobs on the same
 // cores can make it several times slower (a busy moment measured 3.7x): train in resumable chunks.
 // Expected score: not trained yet (elmo_bilm_ptb_small: PTB test 247.5 / 251.0 after 1 PTB epoch).
 // Train, resumably (rerun the same command after a stop; a checkpoint every 10 minutes):
-//   LSTMFACT_DATA=../shared/data python -m scripts.train_bilm --preset unlabeled   # NUM_EPOCHS=4
+//   LSTMFACT_DATA=../shared/data python -m scripts.train_bilm --preset unlabeled   # NUM_EPOCHS=2
 // WikiText-2 test perplexity of the run:
 //   allennlp evaluate runs/bilm_unlabeled/model.tar.gz '{"wikitext": "<LSTMFACT_DATA>/wikitext-2/wiki.test.tokens"}'
 // Knobs: LSTMFACT_DATA (data folder; "" = public URLs), NUM_EPOCHS, SEED.
