@@ -58,6 +58,7 @@ class SummaryRow:
     value_finetuned: List[float] = field(default_factory=list)
     efficiency_finetuned: List[float] = field(default_factory=list)
     forward_ratio: List[float] = field(default_factory=list)
+    test_seconds: List[float] = field(default_factory=list)
     rel_error: List[float] = field(default_factory=list)
     seeds: set = field(default_factory=set)
     published: Optional[PublishedValue] = None
@@ -100,6 +101,7 @@ def summarize(rows: List[Dict[str, Any]], paper_task: Optional[str] = None) -> L
             line.value.append(value)
             _append(line.efficiency, row["efficiency"])
             _append(line.forward_ratio, row["forward_ratio"])
+            _append(line.test_seconds, row.get("test_seconds"))
             _append(line.rel_error, row["rel_error_mean"])
     targets = list(dict.fromkeys(row["target"] for row in rows if row["rank"] is not None))
 
@@ -168,6 +170,7 @@ def table_columns(summary: List[SummaryRow], metric: str, paper_task: Optional[s
         (f"{PUBLISHED} {metric} w/ FT", published("value_finetuned", 2)),
         (f"{PUBLISHED} E(r) w/ FT", published("efficiency_finetuned", 3)),
         ("forward time ratio", [format_mean_std(line.forward_ratio) for line in summary]),
+        ("test set s (est.)", [format_mean_std(line.test_seconds, 1) for line in summary]),
         ("rel. error", [format_mean_std(line.rel_error, 4) for line in summary]),
         ("seeds", [str(len(line.seeds)) for line in summary]),
     ]
@@ -190,7 +193,8 @@ def write_summary_csv(summary: List[SummaryRow], path: str, unit: str) -> None:
     unit : `str`
         Of the metric values (`%` or empty).
     """
-    stats = ["params", "value", "efficiency", "value_finetuned", "efficiency_finetuned", "forward_ratio", "rel_error"]
+    stats = ["params", "value", "efficiency", "value_finetuned", "efficiency_finetuned", "forward_ratio", "test_seconds",
+             "rel_error"]
     paper_fields = list(PublishedValue._fields)
     header = ["model", "method", "target", "rank", "unit", "seeds",
               *(f"{name}_{kind}" for name in stats for kind in ("mean", "std")), *(f"paper_{f}" for f in paper_fields)]

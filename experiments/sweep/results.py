@@ -20,7 +20,8 @@ from experiments.sweep.grid import GridSpec
 
 FIELDS = ["task", "method", "target", "rank", "seed", "fine_tuned", "params", "metric", "value", "lower_is_better",
           "efficiency", "baseline_params", "baseline_value", "evaluate_seconds", "forward_seconds",
-          "baseline_forward_seconds", "forward_ratio", "rel_error_mean", "rel_error_max", "run"]
+          "baseline_forward_seconds", "forward_ratio", "test_seconds", "baseline_test_seconds", "rel_error_mean",
+          "rel_error_max", "run"]
 INTEGER_FIELDS = {"rank", "seed", "params", "baseline_params"}
 BOOLEAN_FIELDS = {"fine_tuned", "lower_is_better"}
 TEXT_FIELDS = {"task", "method", "target", "metric", "run"}
@@ -55,7 +56,8 @@ def result_rows(spec: GridSpec, results: List[Dict]) -> List[Dict[str, Any]]:
             "metric": spec.metric, "value": value, "lower_is_better": spec.lower_is_better,
             "evaluate_seconds": result["seconds"].get("evaluate"), "forward_seconds": measured["forward_seconds"],
             "baseline_forward_seconds": measured["reference_forward_seconds"],
-            "forward_ratio": measured["forward_ratio"], "rel_error_mean": measured["rel_error_mean"],
+            "forward_ratio": measured["forward_ratio"], "test_seconds": measured.get("test_seconds"),
+            "baseline_test_seconds": measured.get("reference_test_seconds"), "rel_error_mean": measured["rel_error_mean"],
             "rel_error_max": measured["rel_error_max"], "run": result["run"],
         }
         if baseline is not None:

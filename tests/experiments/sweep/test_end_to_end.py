@@ -23,6 +23,8 @@ def test_tiny_cell_end_to_end_and_its_report(elmo_env, tmp_path):
                                                           cell["params"]))
     assert 0 < cell["rel_error_mean"] <= cell["rel_error_max"] < 1
     assert cell["forward_ratio"] > 0 and cell["evaluate_seconds"] > 0 and baseline["forward_ratio"] == 1.0
+    # the whole test set (40 sentences, batches of 8) from the two timed batches
+    assert cell["baseline_test_seconds"] / cell["test_seconds"] == pytest.approx(1 / cell["forward_ratio"])
     assert "forward_layer_1.state_linearity | 128x16 | svd | 2 |" in (
         tmp_path / "runs" / "tiny" / "svd-W_h-r2-s1" / "logs" / "compress.log").read_text()
 
