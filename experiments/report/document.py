@@ -118,8 +118,9 @@ def plot_metric_vs_rank(rows: List[Dict], path: str, title: str, metric_label: s
         key = (row["method"], row["target"], row["fine_tuned"])
         curves.setdefault(key, {}).setdefault(row["rank"], []).append(row["value"] * scale)
     for (method, target, fine_tuned), points in sorted(curves.items(), key=str):
-        if method == "none":
-            axis.axhline(mean_std(points[None])[0], color="black", linestyle=":", label="uncompressed")
+        if None in points:  # the uncompressed model, or a control: a horizontal line
+            axis.axhline(mean_std(points[None])[0], color="black" if method == "none" else "grey",
+                         linestyle=":" if method == "none" else "-.", label=METHOD_NAMES.get(method, method))
             continue
         ranks = sorted(points)
         colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]

@@ -73,3 +73,12 @@ def test_controls_follow_the_baseline_and_losses_are_shares_of_the_lstm_contribu
     columns = dict(table_columns(summary, "accuracy (%)", None, found.lstm))
     # svd loses 51.00 - 49.33 = 1.67 points of Δ_LSTM 5.33: 31 %
     assert columns["loss / Δ_LSTM w/o FT"] == ["–", "–", "–", "31 %"]
+
+
+def test_the_figure_draws_the_baseline_and_controls_as_lines(tmp_path):
+    from experiments.report.document import plot_metric_vs_rank
+
+    rows = [row("none", 1, 0.50), dict(row("no_elmo", 1, 0.40), target=""), row("svd", 1, 0.49, 10),
+            row("svd", 1, 0.45, 2)]
+    path = plot_metric_vs_rank(rows, str(tmp_path / "f.png"), "toy", "accuracy (%)")
+    assert (tmp_path / "f.png").stat().st_size > 1000 and path.endswith("f.png")
