@@ -7,7 +7,7 @@ VENV ?= .venv
 PYTHON := $(VENV)/bin/python
 export LSTMFACT_DATA ?= $(if $(wildcard ../shared/data),$(abspath ../shared/data),)
 
-.PHONY: setup demo test test-fast clean
+.PHONY: setup demo test test-fast clean report evidence-wt2
 
 setup: $(VENV)/.installed
 
@@ -26,3 +26,26 @@ test-fast: setup
 
 clean:
 	rm -rf $(VENV) runs
+
+# The evidence behind docs/results.md, one resumable command per grid (rerun it after a stop):
+#   make evidence-sst5 / evidence-snli / evidence-squad   BCN, ESIM, BiDAF with the project's biLM
+#                                                          (artifacts/bilm_unlabeled), controls included
+#   make evidence-wt2                                      the AWD-LSTM CPU preset on WikiText-2 (Table 2)
+#   make report                                            docs/results.md from the committed CSVs
+BILM := artifacts/bilm_unlabeled
+CONTROL_ELMO := runs/bilm_unlabeled_controls/weights.hdf5
+EVIDENCE_WORKERS ?= $(shell nproc)
+
+$(CONTROL_ELMO): $(BILM)/weights.hdf5 | setup
+	$(PYTHON) -m scripts.untrained_lstm_elmo $(BILM)/options.json $(BILM)/weights.hdf5 -o $(dir $@) --seed 13370
+
+evidence-%: $(CONTROL_ELMO) | setup
+	$(PYTHON) -m scripts.sweep training_configs/sweeps/$*_unlabeled_bilm.json --csv docs/sweeps/$*_unlabeled_bilm.csv \
+	  --workers $(EVIDENCE_WORKERS) --threads 1
+
+evidence-wt2: setup
+	$(PYTHON) -m scripts.sweep training_configs/sweeps/wt2_cpu.json --csv docs/sweeps/wt2.csv \
+	  --workers $(EVIDENCE_WORKERS) --threads 1
+
+report: setup
+	$(PYTHON) -m scripts.make_report
