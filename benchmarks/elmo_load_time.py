@@ -68,6 +68,7 @@ def main() -> None:
         for _ in range(args.repeats):
             for name, construct in runs.items():
                 times[name].append(seconds(construct))
+                print(f"{name}: {times[name][-1]:.2f} s", flush=True)
     medians = {name: statistics.median(values) for name, values in times.items()}
     lines = ["# Constructing a compressed ELMo embedder (official 2x4096_512 shapes, random weights)", "",
              f"torch {torch.__version__}, {args.threads} threads, {os.cpu_count()} CPUs, median of {args.repeats} "
