@@ -182,3 +182,22 @@ def test_the_allennlp_command_writes_the_files_and_prints_the_report(tiny_elmo, 
     assert "forward_layer_0.state_linearity | 128x16 | semi_nmf | 2 | 2,048 | 288 |" in result.stdout
     assert f"wrote {tmp_path / 'out' / 'options.json'} and {tmp_path / 'out' / 'weights.hdf5'}" in result.stdout
     check_elmo_files(*outputs(tmp_path / "out"))
+
+
+@pytest.mark.slow  # allennlp train of BCN, 1 epoch on the fixtures, and its archive reloaded
+def test_a_shipped_config_trains_on_a_compressed_elmo_and_its_archive_reloads(compressed_svd, tiny_data_folder,
+                                                                             tmp_path, monkeypatch):
+    from allennlp.commands.train import train_model_from_file
+    from allennlp.models.archival import load_archive
+
+    for name, value in {"LSTMFACT_DATA": str(tiny_data_folder), "ELMO_OPTIONS": compressed_svd[0],
+                        "ELMO_WEIGHTS": compressed_svd[1], "ELMO_DIM": "32", "METHOD": "none", "NUM_EPOCHS": "1",
+                        "MAX_TRAIN_INSTANCES": "6"}.items():
+        monkeypatch.setenv(name, value)
+    config = REPO / "training_configs" / "classification" / "bcn_elmo_small.jsonnet"
+    model = train_model_from_file(str(config), str(tmp_path / "run"))
+    (elmo,) = [m for m in model.modules() if isinstance(m, Elmo)]
+    assert type(elmo._elmo_lstm._elmo_lstm.backward_layer_1.input_linearity) is LowRankLinear
+    archive = load_archive(str(tmp_path / "run" / "model.tar.gz"))
+    for name, value in model.state_dict().items():
+        assert torch.equal(archive.model.state_dict()[name], value), name

@@ -69,7 +69,7 @@ class ElmoDistillation(Model):
             if compression.staged:
                 raise ConfigurationError("compression.staged is not for distillation: the student is compressed at once")
             elmo = Elmo(options_file, weight_file, num_output_representations=1, requires_grad=True)
-            report = compression.apply(elmo, structure_only=state_dict_follows())
+            self.compression_report = report = compression.apply(elmo, structure_only=state_dict_follows())
             self.student = elmo._elmo_lstm
             block = {key: value for key, value in vars(compression).items() if value is not None and key != "calibrated"}
             self.compression_entry = compression_entry(report, block)

@@ -102,5 +102,5 @@ def test_allennlp_train_writes_a_compressed_elmo_that_loads(elmo_env, compressed
     assert sorted(os.listdir(tmp_path / "run" / "compressed_elmo")) == ["options.json", "weights.hdf5"]
     reloaded = ElmoDistillation(Vocabulary(), *elmo_env, student_options_file=written[0],
                                 student_weight_file=written[1])
-    for name, value in model.student.state_dict().items():
-        torch.testing.assert_close(reloaded.student.state_dict()[name], value, atol=0, rtol=0)
+    for name, value in model.student.state_dict().items():  # biases go through bilm-tf's B (forget gate - 1)
+        torch.testing.assert_close(reloaded.student.state_dict()[name], value, atol=1e-6, rtol=0)

@@ -26,7 +26,8 @@ local max_instances = std.parseInt(env("MAX_TRAIN_INSTANCES"));
   validation_dataset_reader: { type: "bilm_sentences" },
   train_data_path: ptb("train"),
   validation_data_path: ptb("valid"),
-  vocabulary: { type: "empty" },
+  // The model reads no vocabulary (ELMo reads characters): the smallest split makes it.
+  datasets_for_vocab_creation: ["validation"],
   model: {
     type: "elmo_distillation",
     options_file: teacher.options_file,
