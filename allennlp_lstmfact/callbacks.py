@@ -206,3 +206,34 @@ class StagedCompressionCallback(CarriedStateCheckpointCallback):
         if is_primary and best and os.path.exists(best):
             torch.save(model.state_dict(), best)
 
+
+
+@TrainerCallback.register("export_compressed_elmo")
+class ExportCompressedElmoCallback(TrainerCallback):
+    """
+    At the end of training (the best weights, where the trainer keeps them), writes the student of an
+    `elmo_distillation` model as a compressed ELMo: `<serialization_dir>/<folder>/options.json` and
+    `weights.hdf5`, which any config can name as its ELMo files.
+
+    Registered as a `TrainerCallback` with name "export_compressed_elmo".
+
+    # Parameters
+
+    folder : `str`, optional (default = `"compressed_elmo"`)
+        Relative to the serialization folder.
+    """
+
+    def __init__(self, serialization_dir: str, folder: str = "compressed_elmo") -> None:
+        super().__init__(serialization_dir)
+        self.folder = os.path.join(serialization_dir, folder)
+
+    def on_end(self, trainer, metrics: Optional[Dict[str, Any]] = None, epoch: Optional[int] = None,
+               is_primary: bool = True, **kwargs) -> None:
+        if not is_primary:
+            return
+        model = trainer.model
+        if not hasattr(model, "write_student"):
+            raise ConfigurationError(f"export_compressed_elmo needs an elmo_distillation model, not a "
+                                     f"{type(model).__name__}")
+        model.write_student(self.folder)
+        logger.info("wrote the distilled compressed ELMo to %s", self.folder)

@@ -35,6 +35,7 @@ from allennlp.modules.elmo import Elmo
 from torch import nn
 
 from allennlp_lstmfact.atomic import atomic_path, remove_stale_temporaries, temporary_prefix
+from allennlp_lstmfact.bilm.weights import compression_entry, export_compressed_elmo, export_elmo
 from allennlp_lstmfact.bilm_files import check_elmo_files
 from allennlp_lstmfact.calibration import check_calibration_data, data_scales, evaluation_batches
 from allennlp_lstmfact.compression_block import LstmCompressionBlock
@@ -61,7 +62,8 @@ def _is_compressed(module: torch.nn.Module) -> bool:
 
 
 class ArchiveCompression(NamedTuple):
-    """What `compress_archive` did: the per-matrix report and the model's parameters before/after."""
+    """What `compress_archive` (or `compress_elmo_files`) did: the per-matrix report, the parameters before/after
+    of the model (of the biLM)."""
 
     report: CompressionReport
     params_before: int
@@ -313,33 +315,43 @@ class Compress(Subcommand):
         subparser.add_argument("archive_file", help="the trained model.tar.gz (left untouched), or its "
                                                     "serialization folder")
         subparser.add_argument("-o", "--output-file", required=True, help="the compressed archive to write")
-        subparser.add_argument("--spec", help="a JSON file holding the compression block (instead of the flags)")
-        subparser.add_argument("--method", help=" | ".join(METHODS))
-        subparser.add_argument("--target", help="W_i | W_h | both (default W_h)")
-        subparser.add_argument("--rank", type=int, help="the rank r of every matrix")
-        subparser.add_argument("--budget", type=float,
-                               help="instead of --rank: the factors hold this fraction of the matrices' parameters")
-        subparser.add_argument("--allocation", help=f"with --budget: {' | '.join(ALLOCATIONS)}: one rank for all "
-                                                    "(uniform, the default) or ranks by the spectra (spectral)")
-        subparser.add_argument("--energy", type=float,
-                               help="instead of --rank: per matrix, the smallest rank keeping this share of Σσ²")
-        subparser.add_argument("--rank-pattern", nargs="+", metavar="REGEX=RANK",
-                               help="per-matrix ranks by module name, e.g. 'layer_1.state=20' (first match wins)")
-        subparser.add_argument("--layers", type=int, nargs="+", help="layer indices (default all)")
-        subparser.add_argument("--directions", nargs="+", help="ELMo: forward and/or backward (default both)")
+        add_compression_flags(subparser)
         subparser.add_argument("--modules", nargs="+", metavar="MODULE",
                                help="which LSTMs: elmo | all | module names or regexes of the task model's LSTMs "
                                     "(default: ELMo's, or the language model's)")
-        subparser.add_argument("--seed", type=int)
         subparser.add_argument("--calibration-data",
                                help="data for asvd / fisher_svd statistics (archive's reader; labelled for fisher_svd)")
         subparser.add_argument("--calibration-instances", type=int, default=128)
-        subparser.add_argument("--overwrite", action="store_true", help="replace an existing output file")
-        subparser.add_argument("--verbose", action="store_true",
-                               help="on an error, show the traceback; show AllenNLP's log while loading")
-        subparser.error = lambda message: exit_with_error(subparser.prog, message, USAGE_ERROR)
+        add_common_flags(subparser, "replace an existing output file")
         subparser.set_defaults(func=compress_from_args)
         return subparser
+
+
+def add_compression_flags(subparser: argparse.ArgumentParser) -> None:
+    """The flags of a compression block (`compression_from_args` reads them), shared by the compress commands."""
+    subparser.add_argument("--spec", help="a JSON file holding the compression block (instead of the flags)")
+    subparser.add_argument("--method", help=" | ".join(METHODS))
+    subparser.add_argument("--target", help="W_i | W_h | both (default W_h)")
+    subparser.add_argument("--rank", type=int, help="the rank r of every matrix")
+    subparser.add_argument("--budget", type=float,
+                           help="instead of --rank: the factors hold this fraction of the matrices' parameters")
+    subparser.add_argument("--allocation", help=f"with --budget: {' | '.join(ALLOCATIONS)}: one rank for all "
+                                                "(uniform, the default) or ranks by the spectra (spectral)")
+    subparser.add_argument("--energy", type=float,
+                           help="instead of --rank: per matrix, the smallest rank keeping this share of Σσ²")
+    subparser.add_argument("--rank-pattern", nargs="+", metavar="REGEX=RANK",
+                           help="per-matrix ranks by module name, e.g. 'layer_1.state=20' (first match wins)")
+    subparser.add_argument("--layers", type=int, nargs="+", help="layer indices (default all)")
+    subparser.add_argument("--directions", nargs="+", help="ELMo: forward and/or backward (default both)")
+    subparser.add_argument("--seed", type=int)
+
+
+def add_common_flags(subparser: argparse.ArgumentParser, overwrite_help: str) -> None:
+    """`--overwrite`, `--verbose`, and errors as one line with exit status 2 (`exit_with_error`)."""
+    subparser.add_argument("--overwrite", action="store_true", help=overwrite_help)
+    subparser.add_argument("--verbose", action="store_true",
+                           help="on an error, show the traceback; show AllenNLP's log while loading")
+    subparser.error = lambda message: exit_with_error(subparser.prog, message, USAGE_ERROR)
 
 
 USAGE_ERROR, FILE_ERROR = 2, 1  # exit statuses: a bad flag value; a bad file (or any other failure)
@@ -366,7 +378,7 @@ FLAG_KEYS = ("method", "target", "rank", "budget", "allocation", "energy", "laye
 
 def compression_from_args(args: argparse.Namespace) -> Dict[str, Any]:
     """The compression block that the flags (or the `--spec` file) give; `ConfigurationError` if they conflict."""
-    given = {key: getattr(args, key) for key in FLAG_KEYS if getattr(args, key) is not None}
+    given = {key: getattr(args, key, None) for key in FLAG_KEYS if getattr(args, key, None) is not None}
     if given.get("modules") in (["elmo"], ["all"]):
         given["modules"] = given["modules"][0]
     if args.rank_pattern:
@@ -394,13 +406,14 @@ def _log_level(level: int) -> Iterator[None]:
         root.setLevel(before)
 
 
-def compress_from_args(args: argparse.Namespace) -> None:
-    """`allennlp compress`: one line on stderr and exit status 2 (bad flag) or 1 (bad file, other failure)."""
-    program = "allennlp compress"
+def run_command(program: str, args: argparse.Namespace, action: Callable[[], Any]) -> Any:
+    """
+    `action()`'s result, AllenNLP's log quiet unless `--verbose`; on an error, one line on stderr and
+    exit status 2 (`ConfigurationError`: a bad flag value) or 1 (`FileCheckError`: a bad file; any other failure).
+    """
     try:
         with _log_level(logging.getLogger().level if args.verbose else logging.WARNING):
-            result = compress_archive(args.archive_file, args.output_file, compression_from_args(args), args.overwrite,
-                                      args.calibration_data, args.calibration_instances)
+            return action()
     except Exception as error:
         if args.verbose:
             traceback.print_exc()
@@ -410,5 +423,104 @@ def compress_from_args(args: argparse.Namespace) -> None:
             exit_with_error(program, str(error), USAGE_ERROR)
         hint = "" if args.verbose else " (--verbose shows the traceback)"
         exit_with_error(program, f"{type(error).__name__}: {error}{hint}", FILE_ERROR)
+
+
+def compress_from_args(args: argparse.Namespace) -> None:
+    """`allennlp compress`: one line on stderr and exit status 2 (bad flag) or 1 (bad file, other failure)."""
+    result = run_command("allennlp compress", args, lambda: compress_archive(
+        args.archive_file, args.output_file, compression_from_args(args), args.overwrite, args.calibration_data,
+        args.calibration_instances))
     print(result.to_markdown())
     print(f"wrote {args.output_file}")
+
+
+ELMO_FILE_NAMES = ("options.json", "weights.hdf5")
+
+
+def compress_elmo_files(options_file: str, weight_file: str, output_folder: str, compression: Dict[str, Any],
+                        overwrite: bool = False, dense_equivalent: bool = False) -> ArchiveCompression:
+    """
+    Compress the LSTM matrices of an ELMo's files into a compressed ELMo (`options.json` and
+    `weights.hdf5` in `output_folder`, the layout of `bilm_files`, format 1), each file written atomically;
+    the input files are never touched. The block is checked before the files, the files before ELMo loads
+    (`ConfigurationError` for the block, `FileCheckError` for a file).
+
+    # Parameters
+
+    options_file, weight_file : `str`
+        A dense ELMo (bilm-tf layout).
+    output_folder : `str`
+        Created if missing (its parent must exist).
+    compression : `Dict[str, Any]`
+        An `ElmoCompression` block (`{"method": "svd", "target": "both", "rank": 100}`); not data-aware, not staged.
+    overwrite : `bool`, optional (default = `False`)
+        Replace existing output files.
+    dense_equivalent : `bool`, optional (default = `False`)
+        Write the compressed ELMo's dense reconstruction in the stock layout instead (factors multiplied
+        out), for tools that read only that layout: as large as the original, with the compressed function.
+    """
+    if not isinstance(compression, dict):
+        raise ConfigurationError(f"the compression block must be an object (key: value), got {compression!r}")
+    block = ElmoCompression.from_params(Params(copy.deepcopy(compression)))
+    if block.staged:
+        raise ConfigurationError("compression.staged is for training; compress-elmo compresses at once")
+    try:
+        options = check_elmo_files(options_file, weight_file)
+    except ConfigurationError as error:
+        raise FileCheckError(str(error)) from None
+    if "compression" in options:
+        raise FileCheckError(f"ELMo files {options_file!r} are already compressed; compress the dense ones")
+    outputs = [os.path.join(output_folder, name) for name in ELMO_FILE_NAMES]
+    if os.path.isdir(output_folder):
+        for path in outputs:
+            if any(os.path.exists(path) and os.path.samefile(path, given) for given in (options_file, weight_file)):
+                raise FileCheckError(f"output {path!r} is an input file; the originals are never overwritten")
+            check_output_file(path, overwrite)
+    else:
+        check_output_file(output_folder, overwrite=False)
+        os.mkdir(output_folder)
+    elmo = Elmo(options_file, weight_file, num_output_representations=1, dropout=0.0, requires_grad=False)
+    bilm = elmo._elmo_lstm
+    params_before = count_parameters(bilm)
+    report = block.apply(elmo)
+    if dense_equivalent:
+        export_elmo(bilm, *outputs)
+    else:
+        export_compressed_elmo(bilm, *outputs, compression_entry(report, compression))
+    return ArchiveCompression(report, params_before, count_parameters(bilm))
+
+
+@Subcommand.register("compress-elmo")
+class CompressElmo(Subcommand):
+    """
+    `allennlp compress-elmo OPTIONS WEIGHTS --method svd --target both --rank 100 -o DIR`
+    (the flags of `allennlp compress`, or `--spec FILE`)
+
+    Registered as a `Subcommand` with name "compress-elmo": writes `DIR/options.json` and
+    `DIR/weights.hdf5`, a compressed ELMo (`compress_elmo_files`) that any config can name as its ELMo
+    files (nothing is factorized when it loads), and prints the report. Errors as `allennlp compress`'s.
+    """
+
+    def add_subparser(self, parser: argparse._SubParsersAction) -> argparse.ArgumentParser:
+        description = "Compress the LSTM matrices of ELMo's files (options + weights) into a compressed ELMo."
+        subparser = parser.add_parser(self.name, description=description, help=description)
+        subparser.add_argument("options_file", help="the ELMo options JSON (left untouched)")
+        subparser.add_argument("weight_file", help="the ELMo weights HDF5 (left untouched)")
+        subparser.add_argument("-o", "--output-folder", required=True,
+                               help="where to write options.json and weights.hdf5 (created if missing)")
+        add_compression_flags(subparser)
+        subparser.add_argument("--dense-equivalent", action="store_true",
+                               help="write the factors multiplied out, in the stock layout (for stock tools)")
+        add_common_flags(subparser, "replace existing output files")
+        subparser.set_defaults(func=compress_elmo_from_args)
+        return subparser
+
+
+def compress_elmo_from_args(args: argparse.Namespace) -> None:
+    """`allennlp compress-elmo`: errors as `compress_from_args`'s."""
+    result = run_command("allennlp compress-elmo", args, lambda: compress_elmo_files(
+        args.options_file, args.weight_file, args.output_folder, compression_from_args(args), args.overwrite,
+        args.dense_equivalent))
+    print(result.to_markdown())
+    print(f"wrote {os.path.join(args.output_folder, ELMO_FILE_NAMES[0])} and "
+          f"{os.path.join(args.output_folder, ELMO_FILE_NAMES[1])}")

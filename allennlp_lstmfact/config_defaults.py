@@ -22,6 +22,10 @@ CONFIG_DEFAULTS: Dict[str, str] = {
     "RANK": "10",
     "LAYERS": "",
     "SEED": "13370",
+    # A compressed ELMo (allennlp compress-elmo) that training_configs/bilm/elmo_distill.jsonnet repairs;
+    # "" = the ELMo of ELMO_OPTIONS compressed as METHOD/TARGET/RANK say.
+    "COMPRESSED_ELMO_OPTIONS": "",
+    "COMPRESSED_ELMO_WEIGHTS": "",
     # The archive the *_finetune configs start from.
     "ARCHIVE": "",
     # Size of the CPU presets (*_small.jsonnet): training instances (0 = all) and epochs.

@@ -18,7 +18,9 @@ from allennlp.modules.token_embedders import ElmoTokenEmbedder, TokenEmbedder
 import torch
 from torch import nn
 
-from allennlp_lstmfact.bilm_files import check_elmo_files
+import allennlp_lstmfact.bilm.weights  # noqa: F401  (stock Elmo then reads compressed ELMo files)
+from allennlp_lstmfact.archive_loading import state_dict_follows
+from allennlp_lstmfact.bilm_files import DIRECTIONS, check_elmo_files
 from allennlp_lstmfact.compression_block import LstmCompressionBlock, check_key_types
 from allennlp_lstmfact.core import METHODS, CompressionReport, CompressionSpec, compress_modules, count_parameters
 from allennlp_lstmfact.core.calibration import InputSource
@@ -26,8 +28,6 @@ from allennlp_lstmfact.core.surgery import find_targets
 from allennlp_lstmfact.fast_lstm_cell import use_fast_lstm_cells
 
 logger = logging.getLogger(__name__)
-
-DIRECTIONS = ("forward", "backward")
 
 
 class ElmoCompression(LstmCompressionBlock, FromParams):
@@ -99,15 +99,16 @@ class ElmoCompression(LstmCompressionBlock, FromParams):
                                      f"a non-empty subset of {list(DIRECTIONS)}")
         self.directions = directions
 
-    def spec(self, num_layers: int, calibrating: bool = False) -> CompressionSpec:
+    def spec(self, num_layers: int, calibrating: bool = False, structure_only: bool = False) -> CompressionSpec:
         """
         The core `CompressionSpec` for an ELMo biLM with `num_layers` LSTM layers. A calibrated
-        data-aware block (asvd, fisher_svd) builds plain SVD factors of the same shape unless `calibrating`.
+        data-aware block (asvd, fisher_svd) builds plain SVD factors of the same shape unless `calibrating`;
+        `structure_only`: see `core_spec`.
         """
         layers = self.layer_indices(num_layers, "this ELMo has layers")
         regex = r"(.*\.)?({})_layer_({})\.({})".format(
             "|".join(self.directions), "|".join(map(str, layers)), "|".join(self.target_attributes))
-        return self.core_spec(calibrating, target_regex=regex)
+        return self.core_spec(calibrating, structure_only, target_regex=regex)
 
     def elmos(self, module: nn.Module) -> Dict[str, Elmo]:
         """The ELMo modules inside `module` by name; `ConfigurationError` if there is none."""
@@ -121,18 +122,22 @@ class ElmoCompression(LstmCompressionBlock, FromParams):
         return [f"{prefix}.{name}" if prefix else name for prefix, elmo in self.elmos(module).items()
                 for name in find_targets(elmo, self.spec(elmo._elmo_lstm._elmo_lstm.num_layers))]
 
-    def apply(self, module: nn.Module, data_scales: Optional[Dict[str, torch.Tensor]] = None) -> CompressionReport:
+    def apply(self, module: nn.Module, data_scales: Optional[Dict[str, torch.Tensor]] = None,
+              structure_only: bool = False) -> CompressionReport:
         """
         Compress every ELMo found in `module`, in place; `ConfigurationError` if there is none.
         `data_scales` (names as in `module`) are the calibration statistics of asvd / fisher_svd.
+        `structure_only`: a state dict holding the compressed values is loaded next (an archive's), so
+        only the compressed layers' shapes are built (`compress_modules(shapes_only=True)`): nothing is
+        factorized, and ranks that would come from the spectra are stand-ins that the state dict resizes.
         """
         report = CompressionReport()
         for prefix, elmo in self.elmos(module).items():
             num_layers = elmo._elmo_lstm._elmo_lstm.num_layers
             scales = {name[len(prefix) + 1:] if prefix else name: value for name, value in (data_scales or {}).items()}
             try:
-                part = compress_modules(elmo, self.spec(num_layers, calibrating=data_scales is not None),
-                                        deferred=self.staged, data_scales=scales)
+                part = compress_modules(elmo, self.spec(num_layers, data_scales is not None, structure_only),
+                                        deferred=self.staged, data_scales=scales, shapes_only=structure_only)
             except ValueError as error:
                 raise ConfigurationError(f"ELMo compression failed: {error}") from None
             report.matrices.extend(part.matrices)
@@ -180,6 +185,15 @@ def elmo_input_sources(names: List[str]) -> Dict[str, InputSource]:
     return sources
 
 
+def check_not_compressed_twice(options: Dict[str, Any], options_file: str, compression: Any) -> None:
+    """`ConfigurationError` if a compression block is given for ELMo files that are already compressed."""
+    if compression is not None and "compression" in options:
+        entry = options["compression"]
+        raise ConfigurationError(f"the ELMo files {options_file!r} are already compressed ({entry['method']}, "
+                                 f"{entry['target']}): remove the compression block (the files' factors are used as "
+                                 "they are), or name the dense ELMo files to compress them here")
+
+
 def elmo_files_in(config: Any) -> Iterator[Tuple[str, str]]:
     """(options_file, weight_file) of every block of a config (a plain dict) that names both (an ELMo's files)."""
     if isinstance(config, dict):
@@ -209,9 +223,12 @@ class FactorizedElmoTokenEmbedder(ElmoTokenEmbedder):
     options_file, weight_file, do_layer_norm, dropout, requires_grad, projection_dim, vocab_to_cache,
     scalar_mix_parameters
         As `ElmoTokenEmbedder`'s (the files may be paths or URLs); the files are checked first
-        (`check_elmo_files`), for one clear error instead of one from deep inside `Elmo`.
+        (`check_elmo_files`), for one clear error instead of one from deep inside `Elmo`. They may be
+        a compressed ELMo (`allennlp compress-elmo`, layout in `bilm_files`): its factors are loaded
+        as they are, nothing is factorized; `compression` must then be `None`.
     compression : `ElmoCompression`, optional (default = `None`)
-        What to compress; `None` leaves ELMo as it is.
+        What to compress; `None` leaves ELMo as it is. Inside `Model.load` (loading an archive) only
+        the compressed shapes are built: the archive's weights fill them (`archive_loading`).
     fast_lstm : `bool`, optional (default = `True`)
         Run ELMo's LSTM cells with `FastLstmCellWithProjection` (same results, faster).
     """
@@ -224,10 +241,11 @@ class FactorizedElmoTokenEmbedder(ElmoTokenEmbedder):
                  vocab_to_cache: Optional[List[str]] = _STOCK["vocab_to_cache"].default,
                  scalar_mix_parameters: Optional[List[float]] = _STOCK["scalar_mix_parameters"].default, *,
                  compression: Optional[ElmoCompression] = None, fast_lstm: bool = True) -> None:
-        check_elmo_files(options_file, weight_file)
+        check_not_compressed_twice(check_elmo_files(options_file, weight_file), options_file, compression)
         super().__init__(options_file, weight_file, do_layer_norm, dropout, requires_grad, projection_dim,
                          vocab_to_cache, scalar_mix_parameters)
-        self.compression_report = compression.apply(self._elmo) if compression is not None else None
+        self.compression_report = None if compression is None else \
+            compression.apply(self._elmo, structure_only=state_dict_follows())
         if fast_lstm:
             use_fast_lstm_cells(self._elmo)
 
@@ -243,7 +261,10 @@ class ElmoCompressedModel(Model):
 
     model : `Model`
         The model to build (its ELMo weights are loaded as usual).
-    compression : `ElmoCompression`
+    compression : `ElmoCompression`, optional (default = `None`)
+        `None` where the model's ELMo files are a compressed ELMo (`allennlp compress-elmo`), which loads
+        as it is (then only `fast_lstm` applies); a block for compressed files is an error. Inside `Model.load` (loading an archive) only the compressed shapes are built: the archive's
+        weights fill them (`archive_loading`).
     fast_lstm : `bool`, optional (default = `True`)
         Run ELMo's LSTM cells with `FastLstmCellWithProjection` (same results, faster).
     """
@@ -256,15 +277,18 @@ class ElmoCompressedModel(Model):
         (a stock `elmo_token_embedder` or BCN's `elmo` would otherwise fail deep inside `Elmo`)."""
         inner = params.get("model") if isinstance(params, Params) else None
         inner = inner.as_dict(quiet=True) if isinstance(inner, Params) else inner
+        compression = params.get("compression", None) if isinstance(params, Params) else None
         for options_file, weight_file in elmo_files_in(inner):
-            check_elmo_files(options_file, weight_file)
+            check_not_compressed_twice(check_elmo_files(options_file, weight_file), options_file, compression)
         return super().from_params(params, constructor_to_call=constructor_to_call,
                                    constructor_to_inspect=constructor_to_inspect, **extras)
 
     @classmethod
-    def build(cls, vocab: Vocabulary, model: Model, compression: ElmoCompression, fast_lstm: bool = True) -> Model:
+    def build(cls, vocab: Vocabulary, model: Model, compression: Optional[ElmoCompression] = None,
+              fast_lstm: bool = True) -> Model:
         before = count_parameters(model)
-        model.compression_report = compression.apply(model)
+        model.compression_report = None if compression is None else \
+            compression.apply(model, structure_only=state_dict_follows())
         if fast_lstm:
             use_fast_lstm_cells(model)
         logger.info("%s: %d -> %d parameters", type(model).__name__, before, count_parameters(model))

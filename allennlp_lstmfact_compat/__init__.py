@@ -18,6 +18,7 @@ with torch 2.13, and repairs of faults of allennlp itself (7, 8). One module per
 13. `elmo_initialization_log`: ELMo's loaded weights are listed as default-initialized.
 14. `quiet_warnings`: the libraries' deprecation warnings that the user cannot act on.
 15. `squad_metric`: distributed BiDAF training makes one collective call per instance.
+16. `compressed_elmo_files`: stock `Elmo` given a compressed ELMo file fails deep in h5py.
 
 A `.pth` file imports `allennlp_lstmfact_compat.startup`, which calls `apply_all()` in every
 Python process of the virtual environment. Importing this package imports neither torch nor
@@ -42,6 +43,7 @@ PATCHES = [
     ("allennlp.common.params", "params_log"),
     ("allennlp.nn.initializers", "elmo_initialization_log"),
     ("allennlp_models.rc.metrics.squad_em_and_f1", "squad_metric"),
+    ("allennlp.modules.elmo_lstm", "compressed_elmo_files"),
     *((name, "torchvision_stand_in") for name in torchvision_stand_in.IMPORTERS),
 ]
 

@@ -57,6 +57,31 @@ def tiny_data_folder(tiny_elmo, tmp_path_factory) -> Path:
     return root
 
 
+@pytest.fixture(scope="session")
+def dense_elmo_archive(tmp_path_factory, tiny_elmo) -> Path:
+    """An uncompressed tiny-ELMo classifier (tests/fixtures/basic_classifier_factorized_elmo.jsonnet), trained once."""
+    from allennlp.commands.train import train_model_from_file
+
+    run = tmp_path_factory.mktemp("dense") / "run"
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in {"METHOD": "none", "ELMO_OPTIONS": tiny_elmo[0], "ELMO_WEIGHTS": tiny_elmo[1]}.items():
+            patch.setenv(name, value)
+        train_model_from_file(str(FIXTURES / "basic_classifier_factorized_elmo.jsonnet"), str(run))
+    return run / "model.tar.gz"
+
+
+def predictions(archive, rows: int = 8):
+    """The class probabilities of an archive's model on the first `rows` sentences of sst_tiny.txt."""
+    import torch
+    from allennlp.data import Batch
+
+    reader, model = archive.dataset_reader, archive.model.eval()
+    batch = Batch(list(reader.read(str(FIXTURES / "data" / "sst_tiny.txt")))[:rows])
+    batch.index_instances(model.vocab)
+    with torch.no_grad():
+        return model(**batch.as_tensor_dict())["probs"]
+
+
 @pytest.fixture
 def elmo_env(tiny_elmo, monkeypatch):
     """Point the shipped configs' ELMo variables at the tiny ELMo."""

@@ -9,14 +9,13 @@ import pytest
 import torch
 from allennlp.commands.train import train_model_from_file
 from allennlp.common.checks import ConfigurationError
-from allennlp.data import Batch
 from allennlp.models.archival import load_archive
 
 from allennlp_lstmfact.commands import archive_compressor, calibrate, compress_archive
 from allennlp_lstmfact.core import LowRankLinear, count_parameters
 from allennlp_lstmfact.elmo import ElmoCompression
 from allennlp_lstmfact.task_lstms import ModelLstmCompression
-from tests.conftest import FIXTURES, REPO
+from tests.conftest import FIXTURES, REPO, predictions
 from tests.lm.conftest import LM_FIXTURES
 
 CONFIG = str(FIXTURES / "basic_classifier_factorized_elmo.jsonnet")
@@ -24,27 +23,15 @@ SST_TINY = str(FIXTURES / "data" / "sst_tiny.txt")
 ALLENNLP = str(Path(sys.executable).parent / "allennlp")
 
 
-@pytest.fixture(scope="module")
-def dense_archive(tmp_path_factory, tiny_elmo):
-    """An uncompressed tiny ELMo classifier, trained once for this module."""
-    run = tmp_path_factory.mktemp("dense") / "run"
-    with pytest.MonkeyPatch.context() as patch:
-        for name, value in {"METHOD": "none", "ELMO_OPTIONS": tiny_elmo[0], "ELMO_WEIGHTS": tiny_elmo[1]}.items():
-            patch.setenv(name, value)
-        train_model_from_file(CONFIG, str(run))
-    return run / "model.tar.gz"
+@pytest.fixture
+def dense_archive(dense_elmo_archive):
+    return dense_elmo_archive
 
 
 def digest(path):
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-def predictions(archive):
-    reader, model = archive.dataset_reader, archive.model.eval()
-    batch = Batch(list(reader.read(SST_TINY))[:8])
-    batch.index_instances(model.vocab)
-    with torch.no_grad():
-        return model(**batch.as_tensor_dict())["probs"]
 
 
 @pytest.mark.parametrize("compression", [{"method": "svd", "target": "W_h", "rank": 3},

@@ -31,6 +31,7 @@ def blocks(language: str) -> List[str]:
 def test_the_readme_has_the_blocks_this_test_runs():
     commands = "\n".join(blocks("bash"))
     for command in ("make demo", "allennlp train", "allennlp evaluate", "allennlp compress", "allennlp predict",
+                    "allennlp compress-elmo", "elmo_distill.jsonnet",
                     "python -m scripts.train_bilm", "python -m scripts.sweep"):
         assert command in commands
     assert len(blocks("python")) == 1

@@ -1,7 +1,11 @@
 """
 The biLM's weights in bilm-tf's layout, both ways: fresh initial weights to build a trainable
 allennlp `_ElmoBiLm` from, and the trained `_ElmoBiLm` written back as the ELMo files stock
-`allennlp.modules.elmo.Elmo` loads.
+`allennlp.modules.elmo.Elmo` loads; and the compressed layout (`bilm_files`) both ways:
+`export_compressed_elmo` writes a compressed biLM's factors, `load_compressed_lstm_weights` fills
+an `ElmoLstm` from them, building each compressed matrix's layer by its shapes only (nothing is
+factorized). Importing this module lets stock `Elmo` read compressed files
+(`allennlp_lstmfact_compat.compressed_elmo_files.loader`).
 
 Loading (`_ElmoCharacterEncoder._load_*`, `ElmoLstm.load_weights`) transposes tf matrices,
 prepends a zero padding row to `char_embed`, negates the highway carry weights, reorders the LSTM
@@ -21,8 +25,22 @@ from allennlp.common.checks import ConfigurationError
 from allennlp.modules.elmo import Elmo, _ElmoBiLm, batch_to_ids
 from allennlp.modules.elmo_lstm import ElmoLstm
 
-from allennlp_lstmfact.bilm_files import (LSTM_CELL, check_elmo_files, elmo_option_problems, expected_weight_shapes,
-                                          write_elmo_files)
+import allennlp_lstmfact_compat.compressed_elmo_files
+from allennlp_lstmfact.bilm_files import (
+    COMPRESSION_FORMAT_VERSION,
+    DIRECTIONS,
+    LSTM_CELL,
+    MATRIX_GROUPS,
+    check_datasets,
+    check_elmo_files,
+    compression_problems,
+    elmo_option_problems,
+    expected_weight_shapes,
+    lstm_weight_shapes,
+    read_compression_attribute,
+    write_elmo_files,
+)
+from allennlp_lstmfact.core import CompressionReport, get_method
 
 # Fixed by allennlp's character ids (ELMoCharacterMapper): 261 characters + the padding id 0, 50 per token.
 N_CHARACTERS = 262
@@ -132,15 +150,21 @@ def _dense_weight(layer: torch.nn.Module) -> torch.Tensor:
     return layer.reconstruct_weight() if hasattr(layer, "reconstruct_weight") else layer.weight
 
 
-def _lstm_weights(lstm: ElmoLstm) -> Dict[str, np.ndarray]:
+def _lstm_weights(lstm: ElmoLstm, compressed: bool = False) -> Dict[str, np.ndarray]:
+    """The LSTM datasets: `W_0` of the dense reconstruction, or (`compressed`) the W_i / W_h groups of the layers."""
     weights = {}
-    for direction, name in enumerate(("forward", "backward")):
+    for direction, name in enumerate(DIRECTIONS):
         for layer in range(lstm.num_layers):
             cell = getattr(lstm, f"{name}_layer_{layer}")
             size = cell.cell_size
             path = LSTM_CELL.format(direction=direction, layer=layer)
-            stacked = torch.cat([_dense_weight(cell.input_linearity), _dense_weight(cell.state_linearity)], dim=1)
-            weights[f"{path}/W_0"] = _swap_middle_gates(_numpy(stacked), size).T
+            if compressed:
+                weights.update({f"{path}/{group}/{key}": _numpy(value.float())
+                                for matrix, group in MATRIX_GROUPS.items()
+                                for key, value in getattr(cell, matrix).state_dict().items() if key != "bias"})
+            else:
+                stacked = torch.cat([_dense_weight(cell.input_linearity), _dense_weight(cell.state_linearity)], dim=1)
+                weights[f"{path}/W_0"] = _swap_middle_gates(_numpy(stacked), size).T
             bias = _swap_middle_gates(_numpy(cell.state_linearity.bias), size)
             bias[2 * size:3 * size] -= np.float32(FORGET_BIAS)
             weights[f"{path}/B"] = bias
@@ -148,10 +172,11 @@ def _lstm_weights(lstm: ElmoLstm) -> Dict[str, np.ndarray]:
     return weights
 
 
-def bilm_tf_weights(bilm: _ElmoBiLm) -> Dict[str, np.ndarray]:
+def bilm_tf_weights(bilm: _ElmoBiLm, compressed: bool = False) -> Dict[str, np.ndarray]:
     """
     Every weight of allennlp's `_ElmoBiLm` as the float32 array bilm-tf's HDF5 layout stores
     (dataset path → array): the inverse of the transforms `Elmo` applies when it loads the file.
+    With `compressed`, the LSTM matrices as the compressed layout stores them (`bilm_files`).
     """
     characters = bilm._token_embedder
     weights = {"char_embed": _numpy(characters._char_embedding_weights)[1:]}  # row 0 is allennlp's padding
@@ -168,7 +193,7 @@ def bilm_tf_weights(bilm: _ElmoBiLm) -> Dict[str, np.ndarray]:
         weights[f"CNN_high_{k}/b_transform"], weights[f"CNN_high_{k}/b_carry"] = bias[:size], -bias[size:]
     weights["CNN_proj/W_proj"] = _numpy(characters._projection.weight).T
     weights["CNN_proj/b_proj"] = _numpy(characters._projection.bias)
-    weights.update(_lstm_weights(bilm._elmo_lstm))
+    weights.update(_lstm_weights(bilm._elmo_lstm, compressed))
     return {name: np.ascontiguousarray(array) for name, array in weights.items()}
 
 
@@ -202,6 +227,80 @@ def export_elmo(source: torch.nn.Module, options_file: str, weight_file: str) ->
     check_bilm_options(options)
     write_elmo_files(options, bilm_tf_weights(bilm), options_file, weight_file)
     return options
+
+
+def compression_entry(report: CompressionReport, compression: Dict[str, Any]) -> Dict[str, Any]:
+    """
+    The `compression` entry (format 1, `bilm_files`) of an ELMo compressed by the block `compression`
+    (a dict, as in a config) with this `report` (`ElmoCompression.apply`'s).
+    """
+    method = report.matrices[0].method if report.matrices else compression["method"]
+    return {"format_version": COMPRESSION_FORMAT_VERSION, "method": method,
+            "method_options": dict(compression.get("method_options") or {}),
+            "target": compression.get("target", "W_h"),
+            "ranks": {".".join(row.name.split(".")[-2:]): row.rank for row in report.matrices},
+            "block": compression}
+
+
+def export_compressed_elmo(source: torch.nn.Module, options_file: str, weight_file: str,
+                           compression: Dict[str, Any]) -> Dict[str, Any]:
+    """
+    Write the compressed biLM inside `source` as a compressed ELMo (`bilm_files`, format 1): the options
+    with the `compression` entry (see `compression_entry`) and the HDF5 weights, each written atomically;
+    every matrix the entry names must be compressed by its method in `source`. Returns the options written.
+    """
+    bilm = find_bilm(source)
+    options = {**bilm._token_embedder._options, "compression": compression}
+    problems = compression_problems(compression, bilm._elmo_lstm.num_layers)
+    if problems:
+        raise ValueError(f"bad compression entry: {'; '.join(problems)}")
+    layer_type = get_method(compression["method"]).layer
+    for name in compression["ranks"]:
+        if type(bilm._elmo_lstm.get_submodule(name)) is not layer_type:
+            raise ValueError(f"the compression entry names {name!r}, which is a "
+                             f"{type(bilm._elmo_lstm.get_submodule(name)).__name__}, not a {layer_type.__name__}")
+    write_elmo_files(options, bilm_tf_weights(bilm, compressed=True), options_file, weight_file)
+    return options
+
+
+def load_compressed_lstm_weights(lstm: ElmoLstm, weight_file: str) -> None:
+    """
+    Fill allennlp's `ElmoLstm` (as `ElmoLstm.load_weights` does) from a compressed ELMo weight file
+    (`bilm_files`, format 1): each compressed matrix's `nn.Linear` is replaced on its cell by its method's
+    layer, built by shapes only (`from_linear(shapes_only=True)`) and loaded from the file's factors.
+    `ConfigurationError` for a file whose entry or datasets do not fit this LSTM.
+    """
+    with h5py.File(weight_file, "r") as handle:
+        entry = read_compression_attribute(handle, weight_file)
+        problems = compression_problems(entry, lstm.num_layers)
+        if problems:
+            raise ConfigurationError(f"ELMo weight file {weight_file!r}: {'; '.join(problems)}")
+        check_datasets(handle, lstm_weight_shapes(lstm.num_layers, lstm.cell_size, lstm.hidden_size, entry),
+                       weight_file, "the compressed layout")
+        method = get_method(entry["method"])
+        for direction, name in enumerate(DIRECTIONS):
+            for layer in range(lstm.num_layers):
+                cell = getattr(lstm, f"{name}_layer_{layer}")
+                group = handle[LSTM_CELL.format(direction=direction, layer=layer)]
+                bias = torch.from_numpy(_swap_middle_gates(group["B"][...], cell.cell_size).copy())
+                bias[cell.cell_size:2 * cell.cell_size] += FORGET_BIAS
+                for matrix, stored in MATRIX_GROUPS.items():
+                    linear = getattr(cell, matrix)
+                    state = {key: torch.from_numpy(value[...]) for key, value in group[stored].items()}
+                    if linear.bias is not None:
+                        state["bias"] = bias
+                    rank = entry["ranks"].get(f"{name}_layer_{layer}.{matrix}")
+                    if rank is not None:
+                        linear = method.from_linear(linear, rank, entry.get("method_options"), shapes_only=True,
+                                                    allow_parameter_increase=True)
+                        setattr(cell, matrix, linear)
+                    linear.load_state_dict(state)
+                cell.state_projection.weight.data.copy_(torch.from_numpy(group["W_P_0"][...].T.copy()))
+                for parameter in cell.parameters():
+                    parameter.requires_grad_(lstm.requires_grad)
+
+
+allennlp_lstmfact_compat.compressed_elmo_files.loader = load_compressed_lstm_weights
 
 
 @torch.no_grad()

@@ -149,6 +149,11 @@ class DeferredLowRankLinear(LowRankLinear):
         return layer
 
 
+def low_rank_shapes(linear: nn.Linear, rank: int, options: Any = None) -> LowRankLinear:
+    """A `LowRankLinear` of rank `rank` with `linear`'s sizes (the shapes of every SVD-like method's layer)."""
+    return LowRankLinear(linear.in_features, linear.out_features, rank, bias=linear.bias is not None)
+
+
 def copy_factors(layer: nn.Module, linear: nn.Linear, **factors: torch.Tensor) -> None:
     """Fill `layer`'s named factor parameters and bias from computed `factors` and `linear`."""
     layer.to(device=linear.weight.device, dtype=linear.weight.dtype)

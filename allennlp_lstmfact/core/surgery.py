@@ -237,7 +237,8 @@ def find_targets(root: nn.Module, spec: CompressionSpec) -> List[str]:
 
 
 def compress_modules(root: nn.Module, spec: CompressionSpec, progress: bool = False, deferred: bool = False,
-                     data_scales: Optional[Dict[str, torch.Tensor]] = None) -> CompressionReport:
+                     data_scales: Optional[Dict[str, torch.Tensor]] = None,
+                     shapes_only: bool = False) -> CompressionReport:
     """
     Replace every `nn.Linear` of `root` selected by `spec`, in place, and report what changed.
 
@@ -245,7 +246,10 @@ def compress_modules(root: nn.Module, spec: CompressionSpec, progress: bool = Fa
     `root` untouched. Raises `ValueError` when nothing matched. With `deferred=True` the layers get
     their compressed structure but compute densely until `compress_deferred` (staged compression);
     the report then gives the budget, with NaN errors. `data_scales` (module name → calibration
-    statistics, see `CompressionMethod.calibration`) feed the data-aware methods.
+    statistics, see `CompressionMethod.calibration`) feed the data-aware methods. With `shapes_only`
+    the values of the new layers are left uninitialized: a state dict holding them (an archive's) must be
+    loaded next; nothing is factorized, the weights are not read, and the report gives the budget with
+    NaN errors. The ranks must then not depend on the weights (`ValueError` otherwise).
     """
     method = get_method(spec.method)
     names = find_targets(root, spec)
@@ -259,10 +263,14 @@ def compress_modules(root: nn.Module, spec: CompressionSpec, progress: bool = Fa
         names_iter = tqdm(names, desc=f"{spec.method} compression")
     else:
         names_iter = names
+    if shapes_only and spec.ranks_depend_on_weights:
+        raise ValueError("a shapes-only compression needs ranks that do not depend on the weights "
+                         f"(rank, or a uniform budget), got {spec.budget=} {spec.allocation=} {spec.energy=}")
     weights = {name: root.get_submodule(name).weight.data for name in names}
     for name, weight in weights.items():
         try:
-            check_weight(weight)
+            if not shapes_only:
+                check_weight(weight)
         except ValueError as error:
             raise ValueError(f"cannot compress {name!r}: {error}") from None
     spec.check_rank_pattern(names)
@@ -283,13 +291,18 @@ def compress_modules(root: nn.Module, spec: CompressionSpec, progress: bool = Fa
         try:
             layer = method.from_linear(linear, rank, spec.method_options, deferred=deferred,
                                        allow_parameter_increase=spec.allow_parameter_increase,
-                                       random_state=spec.random_state, data_scale=(data_scales or {}).get(name))
+                                       random_state=spec.random_state, data_scale=(data_scales or {}).get(name),
+                                       shapes_only=shapes_only)
         except ValueError as error:
             raise ValueError(f"cannot compress {name!r}: {error}") from None
         replacements[name] = layer
-        row = _report_row(name, layer, spec.method, rank, linear.weight)
-        if deferred:
-            row.params_after, row.relative_error = low_rank_parameter_count(row.shape, rank), float("nan")
+        if deferred or shapes_only:
+            row = CompressedMatrix(name=name, shape=tuple(linear.weight.shape), method=spec.method, rank=rank,
+                                   params_before=linear.weight.numel(),
+                                   params_after=low_rank_parameter_count(tuple(linear.weight.shape), rank),
+                                   relative_error=float("nan"))
+        else:
+            row = _report_row(name, layer, spec.method, rank, linear.weight)
         report.matrices.append(row)
     for name, layer in replacements.items():
         parent_name, _, child_name = name.rpartition(".")

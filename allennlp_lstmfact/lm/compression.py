@@ -134,7 +134,8 @@ class LanguageModelCompression(LstmCompressionBlock, FromParams):
             try:
                 report = compress_modules(module, self.spec(layer_names, calibrating, structure_only),
                                           deferred=self.staged,
-                                          data_scales=data_scales if calibrating else None)
+                                          data_scales=data_scales if calibrating else None,
+                                          shapes_only=structure_only)
             except ValueError as error:
                 raise ConfigurationError(f"LSTM compression failed: {error}") from None
         if self.vocabulary is not None:

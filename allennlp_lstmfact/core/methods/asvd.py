@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from allennlp_lstmfact.core.factorize import check_weight, truncated_svd
-from allennlp_lstmfact.core.layers import LowRankLinear
+from allennlp_lstmfact.core.layers import LowRankLinear, low_rank_shapes
 from allennlp_lstmfact.core.methods.registry import BuildContext, CompressionMethod, MethodOptions, register
 
 
@@ -88,4 +88,5 @@ def asvd_weighted(weight: torch.Tensor, input_scale: torch.Tensor, options: Asvd
 
 
 ASVD = register(CompressionMethod("asvd", "activation-aware SVD (needs calibration data)", AsvdOptions, LowRankLinear,
-                                  build_asvd, calibration="input columns", weighting=asvd_weighted))
+                                  build_asvd, calibration="input columns", weighting=asvd_weighted,
+                                  shapes=low_rank_shapes))

@@ -41,6 +41,20 @@ def check_grid(shape: Tuple[int, int], grid: Tuple[int, int]) -> None:
                          f"(row blocks from {divisors(rows)[:12]}, column blocks from {divisors(cols)[:12]})")
 
 
+def grid_block_rank(shape: Tuple[int, int], grid: Tuple[int, int], rank: int) -> int:
+    """
+    The rank of every block of `grid` at the budget of rank `rank` (at most the blocks' sizes);
+    `ValueError` if the grid does not divide the matrix or leaves no rank.
+    """
+    check_grid(shape, grid)
+    block_rank = block_rank_for_budget(shape, grid, rank)
+    block_rows, block_cols = shape[0] // grid[0], shape[1] // grid[1]
+    if block_rank < 1:
+        raise ValueError(f"rank {rank} leaves no rank for a {grid[0]}x{grid[1]} grid of "
+                         f"{block_rows}x{block_cols} blocks; use a higher rank or a coarser grid")
+    return min(block_rank, block_rows, block_cols)
+
+
 def block_low_rank(weight: torch.Tensor, rank: int, grid: Tuple[int, int] = (4, 1),
                    allow_parameter_increase: bool = False) -> Tuple[torch.Tensor, torch.Tensor]:
     """
@@ -54,14 +68,9 @@ def block_low_rank(weight: torch.Tensor, rank: int, grid: Tuple[int, int] = (4, 
     check_weight(weight)
     shape = tuple(weight.shape)
     check_rank(rank, shape, allow_parameter_increase=allow_parameter_increase)
-    check_grid(shape, grid)
-    block_rank = block_rank_for_budget(shape, grid, rank)
+    block_rank = grid_block_rank(shape, grid, rank)
     row_blocks, col_blocks = grid
     block_rows, block_cols = shape[0] // row_blocks, shape[1] // col_blocks
-    if block_rank < 1:
-        raise ValueError(f"rank {rank} leaves no rank for a {row_blocks}x{col_blocks} grid of "
-                         f"{block_rows}x{block_cols} blocks; use a higher rank or a coarser grid")
-    block_rank = min(block_rank, block_rows, block_cols)
     blocks = weight.reshape(row_blocks, block_rows, col_blocks, block_cols).transpose(1, 2)
     factors = [[truncated_svd(blocks[i, j], block_rank, solver="exact", allow_parameter_increase=True)
                 for j in range(col_blocks)] for i in range(row_blocks)]
@@ -134,4 +143,8 @@ def build_block_svd(linear: nn.Linear, rank: int, options: BlockSvdOptions, cont
 
 
 BLOCK_SVD = register(CompressionMethod("block_svd", "a truncated SVD per block of a grid", BlockSvdOptions,
-                                       BlockLowRankLinear, build_block_svd))
+                                       BlockLowRankLinear, build_block_svd,
+                                       shapes=lambda linear, rank, options: BlockLowRankLinear(
+                                           linear.in_features, linear.out_features, options.grid,
+                                           grid_block_rank(tuple(linear.weight.shape), options.grid, rank),
+                                           bias=linear.bias is not None)))

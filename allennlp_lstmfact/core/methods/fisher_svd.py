@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from allennlp_lstmfact.core.factorize import check_weight, truncated_svd
-from allennlp_lstmfact.core.layers import LowRankLinear
+from allennlp_lstmfact.core.layers import LowRankLinear, low_rank_shapes
 from allennlp_lstmfact.core.methods.asvd import check_scale, unit_rms
 from allennlp_lstmfact.core.methods.registry import BuildContext, CompressionMethod, MethodOptions, register
 
@@ -62,4 +62,5 @@ def fisher_weighted(weight: torch.Tensor, row_importance: torch.Tensor, options:
 
 FISHER_SVD = register(CompressionMethod("fisher_svd", "Fisher-weighted SVD (needs labelled calibration data)",
                                         FisherSvdOptions, LowRankLinear, build_fisher_svd,
-                                        calibration="output rows", weighting=fisher_weighted))
+                                        calibration="output rows", weighting=fisher_weighted,
+                                        shapes=low_rank_shapes))

@@ -131,11 +131,20 @@ class MonarchOptions(MethodOptions):
             object.__setattr__(self, "blocks", positive_int_pair("blocks", self.blocks, "input blocks, output groups"))
 
 
-def build_monarch(linear: nn.Linear, rank: int, options: MonarchOptions, context: BuildContext) -> nn.Module:
+def _blocks(linear: nn.Linear, rank: int, options: MonarchOptions) -> Tuple[int, int]:
     shape = tuple(linear.weight.shape)
+    return options.blocks or monarch_blocks_for_budget(shape, rank * (shape[0] + shape[1]))
+
+
+def monarch_shapes(linear: nn.Linear, rank: int, options: MonarchOptions) -> MonarchLinear:
+    return MonarchLinear(linear.in_features, linear.out_features, _blocks(linear, rank, options),
+                         bias=linear.bias is not None)
+
+
+def build_monarch(linear: nn.Linear, rank: int, options: MonarchOptions, context: BuildContext) -> nn.Module:
     check_weight(linear.weight.data)
-    check_rank(rank, shape, allow_parameter_increase=context.allow_parameter_increase)
-    blocks = options.blocks or monarch_blocks_for_budget(shape, rank * (shape[0] + shape[1]))
+    check_rank(rank, tuple(linear.weight.shape), allow_parameter_increase=context.allow_parameter_increase)
+    blocks = _blocks(linear, rank, options)
     factor_l, factor_r = monarch_project(linear.weight.data, blocks)
     layer = MonarchLinear(linear.in_features, linear.out_features, blocks, bias=linear.bias is not None)
     copy_factors(layer, linear, weight_l=factor_l, weight_r=factor_r)
@@ -143,4 +152,4 @@ def build_monarch(linear: nn.Linear, rank: int, options: MonarchOptions, context
 
 
 MONARCH = register(CompressionMethod("monarch", "a Monarch matrix (block-diagonal factors)", MonarchOptions,
-                                     MonarchLinear, build_monarch))
+                                     MonarchLinear, build_monarch, shapes=monarch_shapes))

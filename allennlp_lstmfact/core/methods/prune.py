@@ -89,4 +89,6 @@ def build_prune(linear: nn.Linear, rank: int, options: PruneOptions, context: Bu
 
 
 PRUNE = register(CompressionMethod("prune", "magnitude pruning to r(m + n) weights", PruneOptions, MaskedLinear,
-                                   build_prune, staged_layer=DeferredMaskedLinear))
+                                   build_prune, staged_layer=DeferredMaskedLinear,
+                                   shapes=lambda linear, rank, options: MaskedLinear(
+                                       linear.in_features, linear.out_features, bias=linear.bias is not None)))

@@ -11,6 +11,8 @@ from typing import Any, Callable, Dict, Mapping, Optional, Tuple, Type
 import torch
 from torch import nn
 
+from allennlp_lstmfact.core.factorize import check_rank
+
 
 @dataclass(frozen=True)
 class MethodOptions:
@@ -69,6 +71,9 @@ class BuildContext:
     deferred: bool = False
 
 
+ShapesBuilder = Callable[[nn.Linear, int, "MethodOptions"], nn.Module]
+
+
 Builder = Callable[[nn.Linear, int, MethodOptions, BuildContext], nn.Module]
 
 
@@ -95,6 +100,10 @@ class CompressionMethod:
     weighting : `Callable`, optional (default = `None`)
         Data-aware methods: `(weight, data_scale, options) -> the matrix the method factorizes`, whose
         spectrum chooses the ranks when they come from the spectra.
+    shapes : `ShapesBuilder`, optional (default = `None`)
+        `(linear, rank, options) -> layer`: a `layer` of the shapes `build` would give, its values
+        left as they are (`from_linear(..., shapes_only=True)` builds it on the meta device); `None`:
+        the layer's shapes depend on the weight's values, and `shapes_only` builds it with `build`.
     """
 
     name: str
@@ -105,6 +114,7 @@ class CompressionMethod:
     staged_layer: Optional[Type[nn.Module]] = None
     calibration: Optional[str] = None
     weighting: Optional[Callable[[torch.Tensor, torch.Tensor, MethodOptions], torch.Tensor]] = None
+    shapes: Optional[ShapesBuilder] = None
 
     @property
     def data_aware(self) -> bool:
@@ -120,14 +130,22 @@ class CompressionMethod:
 
     def from_linear(self, linear: nn.Linear, rank: int, options: Optional[Mapping[str, Any]] = None, *,
                     allow_parameter_increase: bool = False, random_state: int = 0,
-                    data_scale: Optional[torch.Tensor] = None, deferred: bool = False) -> nn.Module:
+                    data_scale: Optional[torch.Tensor] = None, deferred: bool = False,
+                    shapes_only: bool = False) -> nn.Module:
         """
         A compressed copy of `linear` at the parameter budget of rank `rank`; `linear` is left untouched.
-        The bias is copied and `requires_grad` follows the original weight and bias.
+        The bias is copied and `requires_grad` follows the original weight and bias. With `shapes_only`
+        (a state dict that holds the compressed values is loaded next), nothing is computed: the layer
+        has the shapes (up to the rank, which `ShapesFromStateDict` layers take from the state dict) and
+        uninitialized values; a deferred layer is built as usual (that computes nothing either).
         """
         if deferred and not self.stageable:
             raise ValueError(f"staged (deferred) compression supports {', '.join(staged_methods())}, "
                              f"not {self.name!r}")
+        if shapes_only and not deferred and self.shapes is not None:
+            check_rank(rank, tuple(linear.weight.shape), allow_parameter_increase=allow_parameter_increase)
+            options = self.parse_options(options)
+            return uninitialized_like(lambda: self.shapes(linear, rank, options), linear)
         if self.data_aware and data_scale is None:
             raise ValueError(f"method {self.name!r} needs statistics of its {self.calibration} from calibration data")
         context = BuildContext(allow_parameter_increase, random_state, data_scale, deferred)
@@ -139,6 +157,21 @@ class CompressionMethod:
         if self.weighting is None:
             return weight
         return self.weighting(weight, data_scale, self.parse_options(options))
+
+
+def uninitialized_like(build: Callable[[], nn.Module], linear: nn.Linear) -> nn.Module:
+    """
+    The layer `build()` returns, built on the meta device (no initialisation runs), then given
+    uninitialized memory on `linear`'s device and dtype; each parameter's `requires_grad` is that of
+    `linear`'s bias (for `bias`) or weight (the others). Its values must be loaded before use.
+    """
+    with torch.device("meta"):
+        layer = build()
+    layer = layer.to_empty(device=linear.weight.device).to(linear.weight.dtype)
+    for name, parameter in layer.named_parameters():
+        source = linear.bias if name == "bias" and linear.bias is not None else linear.weight
+        parameter.requires_grad_(source.requires_grad)
+    return layer
 
 
 METHODS: Dict[str, CompressionMethod] = {}

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from torch import nn
 
 from allennlp_lstmfact.core.factorize import check_semi_nmf_options, semi_nmf
-from allennlp_lstmfact.core.layers import DeferredLowRankLinear, LowRankLinear
+from allennlp_lstmfact.core.layers import DeferredLowRankLinear, LowRankLinear, low_rank_shapes
 from allennlp_lstmfact.core.methods.registry import BuildContext, CompressionMethod, MethodOptions, register
 
 
@@ -45,4 +45,4 @@ def build_semi_nmf(linear: nn.Linear, rank: int, options: SemiNmfOptions, contex
 
 
 SEMI_NMF = register(CompressionMethod("semi_nmf", "Semi-NMF (V >= 0)", SemiNmfOptions, LowRankLinear, build_semi_nmf,
-                                      staged_layer=DeferredLowRankLinear))
+                                      staged_layer=DeferredLowRankLinear, shapes=low_rank_shapes))

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from torch import nn
 
 from allennlp_lstmfact.core.factorize import check_svd_solver, truncated_svd
-from allennlp_lstmfact.core.layers import DeferredLowRankLinear, LowRankLinear
+from allennlp_lstmfact.core.layers import DeferredLowRankLinear, LowRankLinear, low_rank_shapes
 from allennlp_lstmfact.core.methods.registry import BuildContext, CompressionMethod, MethodOptions, register
 
 
@@ -38,4 +38,4 @@ def build_svd(linear: nn.Linear, rank: int, options: SvdOptions, context: BuildC
 
 
 SVD = register(CompressionMethod("svd", "truncated SVD", SvdOptions, LowRankLinear, build_svd,
-                                 staged_layer=DeferredLowRankLinear))
+                                 staged_layer=DeferredLowRankLinear, shapes=low_rank_shapes))

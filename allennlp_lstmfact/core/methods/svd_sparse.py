@@ -26,6 +26,11 @@ def check_low_rank_fraction(low_rank_fraction: float) -> None:
         raise ValueError(f"low_rank_fraction must be in (0, 1), got {low_rank_fraction!r}")
 
 
+def low_rank_part(rank: int, low_rank_fraction: float) -> int:
+    """The rank of the low-rank part: ⌊fraction·r⌋, at least 1."""
+    return max(1, int(low_rank_fraction * rank))
+
+
 def low_rank_plus_sparse(weight: torch.Tensor, rank: int, low_rank_fraction: float = 0.5,
                          allow_parameter_increase: bool = False) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """
@@ -40,7 +45,7 @@ def low_rank_plus_sparse(weight: torch.Tensor, rank: int, low_rank_fraction: flo
     shape = tuple(weight.shape)
     check_rank(rank, shape, allow_parameter_increase=allow_parameter_increase)
     check_low_rank_fraction(low_rank_fraction)
-    low_rank = max(1, int(low_rank_fraction * rank))
+    low_rank = low_rank_part(rank, low_rank_fraction)
     factor_u, factor_v = truncated_svd(weight, low_rank, allow_parameter_increase=True)
     residual = weight - factor_u @ factor_v
     kept = low_rank_parameter_count(shape, rank) - low_rank_parameter_count(shape, low_rank)
@@ -97,4 +102,8 @@ def build_svd_sparse(linear: nn.Linear, rank: int, options: SvdSparseOptions, co
 
 
 SVD_SPARSE = register(CompressionMethod("svd_sparse", "low rank plus a sparse residual", SvdSparseOptions,
-                                        LowRankPlusSparseLinear, build_svd_sparse))
+                                        LowRankPlusSparseLinear, build_svd_sparse,
+                                        shapes=lambda linear, rank, options: LowRankPlusSparseLinear(
+                                            linear.in_features, linear.out_features,
+                                            low_rank_part(rank, options.low_rank_fraction),
+                                            bias=linear.bias is not None)))

@@ -1,4 +1,6 @@
 """The method registry: one constructor for every method, options validated by name and value."""
+import dataclasses
+
 import pytest
 import torch
 from torch import nn
@@ -101,3 +103,23 @@ def test_registry_refuses_unknown_and_duplicate_names():
         get_method("tucker")
     with pytest.raises(ValueError, match="'svd' is already registered"):
         register(CompressionMethod("svd", "again", MethodOptions, nn.Linear, lambda *args: None))
+
+
+@pytest.mark.parametrize("name", list(METHODS))
+@pytest.mark.parametrize("requires_grad", [True, False])
+def test_shapes_only_builds_a_layer_that_takes_the_computed_layers_state_dict(name, requires_grad, monkeypatch):
+    method, linear, rank = METHODS[name], linear_layer(requires_grad), 4
+    computed = method.from_linear(linear, rank, data_scale=calibration_scale(method) if method.data_aware else None)
+    monkeypatch.setitem(METHODS, name, dataclasses.replace(method, build=None))  # calling build would fail
+    shaped = METHODS[name].from_linear(linear, rank, shapes_only=True)
+    assert type(shaped) is type(computed)
+    assert [p.requires_grad for p in shaped.parameters()] == [p.requires_grad for p in computed.parameters()]
+    shaped.load_state_dict(computed.state_dict())
+    inputs = torch.randn(5, SHAPE[1])
+    torch.testing.assert_close(shaped(inputs), computed(inputs), atol=0, rtol=0)
+    assert shaped.stored_parameter_count() == computed.stored_parameter_count()
+
+
+def test_shapes_only_checks_the_rank():
+    with pytest.raises(ValueError, match="rank 99 is larger than min"):
+        METHODS["svd"].from_linear(linear_layer(), 99, shapes_only=True)
