@@ -245,16 +245,19 @@ class ModelLstmCompression(ElmoCompression):
                 if cell.layer in layers and cell.direction in self.directions for attribute in self.target_attributes]
 
     def apply(self, module: nn.Module, data_scales: Optional[Dict[str, torch.Tensor]] = None,
-              fast_elmo: bool = True) -> CompressionReport:
+              fast_elmo: bool = True, structure_only: bool = False) -> CompressionReport:
         """
         Convert and compress the selected LSTMs of `module`, in place. `data_scales` (names as in
-        `target_names`) are the calibration statistics of asvd / fisher_svd.
+        `target_names`) are the calibration statistics of asvd / fisher_svd; `structure_only`: the
+        compressed values are loaded next (an archive's state dict), so only the shapes are built
+        (as `ElmoCompression.apply`).
         """
         self.convert(module, fast_elmo)
         names = self.target_names(module)
-        spec = self.core_spec(calibrating=data_scales is not None, targets=names)
+        spec = self.core_spec(data_scales is not None, structure_only, targets=names)
         try:
-            report = compress_modules(module, spec, deferred=self.staged, data_scales=data_scales)
+            report = compress_modules(module, spec, deferred=self.staged, data_scales=data_scales,
+                                      shapes_only=structure_only)
         except ValueError as error:
             raise ConfigurationError(f"LSTM compression failed: {error}") from None
         logger.info("%s the LSTMs %s (%s, %s, %s): %d -> %d parameters in %d matrices",
