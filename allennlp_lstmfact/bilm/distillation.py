@@ -123,7 +123,7 @@ class ElmoDistillation(Model):
             squared_norm = target[mask].pow(2).sum()
             losses.append(squared_error / squared_norm)
             sums = self._sums.setdefault(f"relative_error_layer_{k}", [0.0, 0.0])
-            sums[0] += float(squared_error)
+            sums[0] += float(squared_error.detach())
             sums[1] += float(squared_norm)
             errors.append(losses[-1].detach().sqrt())
         return {"loss": torch.stack(losses).mean(), "relative_errors": torch.stack(errors)}
