@@ -222,7 +222,7 @@ class ModelLstmCompression(ElmoCompression):
         exist in at least one of them).
     """
 
-    def __init__(self, method: str, modules: Union[str, List[str]] = ELMO, **kwargs) -> None:
+    def __init__(self, method: Optional[str] = None, modules: Union[str, List[str]] = ELMO, **kwargs) -> None:
         check_known_keys(kwargs, block_parameters(type(self)))
         super().__init__(method, **kwargs)
         entries = [modules] if isinstance(modules, str) else modules
