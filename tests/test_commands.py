@@ -337,3 +337,72 @@ def test_cli_errors_are_one_line_without_the_log_unless_verbose(dense_archive, t
     assert code == 2 and "Traceback (most recent call last):" in lines and any(" - INFO - " in line for line in lines)
     assert lines[-1] == "allennlp compress: error: compression.layers [7] out of range; this ELMo has layers 0..1"
     assert list(tmp_path.iterdir()) == []
+
+
+ELMO_MATRICES = 8  # tiny ELMo: 2 layers x 2 directions x (W_i, W_h), each 128 x 16
+BYTES_SAVED_PER_ENTRY = {"bf16": 2, "int8": 3}  # from 4 fp32 bytes
+
+
+@pytest.mark.parametrize("compression", [{"precision": "bf16", "target": "both"},
+                                         {"precision": "int8", "target": "W_h"},
+                                         {"method": "svd", "rank": 3, "target": "both", "precision": "int8"}])
+def test_low_precision_archive_reloads_with_identical_predictions(dense_archive, tmp_path, compression):
+    from allennlp_lstmfact.core.precision import stored_bytes
+
+    output = tmp_path / "low.tar.gz"
+    result = compress_archive(str(dense_archive), str(output), compression)
+    expected = load_archive(str(dense_archive))
+    dense_bytes = stored_bytes(expected.model)
+    ElmoCompression(**compression).apply(expected.model)
+    reloaded = load_archive(str(output))
+    torch.testing.assert_close(predictions(reloaded), predictions(expected), atol=0, rtol=0)
+    assert reloaded.config["model"]["compression"] == compression
+    precision, matrices = compression["precision"], ELMO_MATRICES // (1 if compression["target"] == "both" else 2)
+    if "method" not in compression:
+        saved = matrices * (BYTES_SAVED_PER_ENTRY[precision] * 128 * 16 - (4 * 128 if precision == "int8" else 0))
+        assert dense_bytes - stored_bytes(reloaded.model) == saved
+        assert result.params_after == result.params_before
+    assert os.path.getsize(output) < os.path.getsize(dense_archive)
+
+
+def test_language_model_archive_in_low_precision_reloads_and_keeps_its_perplexity(dense_lm_archive, tmp_path):
+    from allennlp_lstmfact.lm.compression import LanguageModelCompression
+
+    output = tmp_path / "int8.tar.gz"
+    compression = {"precision": "int8", "target": "both"}
+    compress_archive(str(dense_lm_archive), str(output), compression)
+    dense = load_archive(str(dense_lm_archive)).model
+    expected = load_archive(str(dense_lm_archive)).model
+    LanguageModelCompression(**compression).apply(expected)
+    reloaded = load_archive(str(output)).model
+    assert lm_perplexity(reloaded) == lm_perplexity(expected)
+    assert lm_perplexity(reloaded) == pytest.approx(lm_perplexity(dense), rel=0.01)  # the target: <= 1 %
+
+
+def test_precision_flag(capsys):
+    assert parse_compress_flags("--precision", "bf16", "--target", "both") == {"precision": "bf16", "target": "both",
+                                                                               "seed": 0}
+    assert parse_compress_flags("--method", "svd", "--rank", "2", "--precision", "int8")["precision"] == "int8"
+    with pytest.raises(ConfigurationError, match=r"or --precision bf16/int8 alone"):
+        parse_compress_flags("--precision", "fp32")
+    with pytest.raises(SystemExit) as exit_info:
+        parse_compress_flags("--precision", "fp16")
+    assert exit_info.value.code == 2
+    [line] = capsys.readouterr().err.splitlines()  # the program name is this test's
+    assert line.endswith(" compress: error: argument --precision: invalid choice: 'fp16' (choose from 'fp32', 'bf16', "
+                         "'int8')")
+
+
+@pytest.mark.slow  # two `allennlp` processes
+def test_cli_low_precision_archive_predicts_as_before_saving(dense_archive, tmp_path):
+    allennlp = str(Path(sys.executable).parent / "allennlp")
+    output = tmp_path / "int8.tar.gz"
+    for args in (["compress", str(dense_archive), "--precision", "int8", "--target", "both", "-o", str(output)],
+                 ["predict", str(output), SST_TINY, "--use-dataset-reader", "--silent", "--batch-size", "8",
+                  "--output-file", str(tmp_path / "predictions.jsonl")]):
+        result = subprocess.run([allennlp, *args], cwd=REPO, capture_output=True, text=True)
+        assert result.returncode == 0, result.stderr[-3000:]
+    expected = load_archive(str(dense_archive))
+    ElmoCompression(precision="int8", target="both").apply(expected.model)
+    predicted = [json.loads(line)["probs"] for line in (tmp_path / "predictions.jsonl").read_text().splitlines()[:8]]
+    torch.testing.assert_close(torch.tensor(predicted), predictions(expected), atol=1e-6, rtol=0)
