@@ -12,7 +12,16 @@ from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Seque
 from allennlp.common import Params
 from allennlp.common.checks import ConfigurationError
 
-from allennlp_lstmfact.core import METHODS, CompressionSpec, get_method, staged_methods
+from torch import nn
+
+from allennlp_lstmfact.core import (
+    METHODS,
+    CompressionReport,
+    CompressionSpec,
+    compress_modules,
+    get_method,
+    staged_methods,
+)
 from allennlp_lstmfact.core.precision import PRECISIONS
 from allennlp_lstmfact.core.rank_selection import ranks_depend_on_weights
 
@@ -110,9 +119,10 @@ class LstmCompressionBlock:
         Indices of the LSTM layers to compress (default all).
     allow_parameter_increase, seed, method_options, staged, calibrated
     precision : `str`, optional (default = `"fp32"`)
-        `"bf16"` or `"int8"` (`PRECISIONS`): the selected matrices, low rank (svd, semi_nmf, asvd,
-        fisher_svd) or, without a method, dense, are stored and multiplied in that precision; for
-        inference only (the layers are frozen), so not with `staged`.
+        `"bf16"` or `"int8"` (`PRECISIONS`): every W_i and W_h of the selected layers (and
+        directions), low rank (svd, semi_nmf, asvd, fisher_svd: the `target`) or dense (the others,
+        and all without a method), is stored and multiplied in that precision; for inference only
+        (the layers are frozen), so not with `staged`.
     """
 
     def __init__(self, method: Optional[str], rank: Optional[int], target: str, layers: Optional[List[int]],
@@ -189,8 +199,22 @@ class LstmCompressionBlock:
 
     @property
     def target_attributes(self) -> Tuple[str, ...]:
-        """The names of the linear modules of an LSTM layer this block compresses."""
-        return TARGET_MODULES[self.target]
+        """The names of the linear modules of an LSTM layer this block compresses (both without a method)."""
+        return TARGET_MODULES["both" if self.method is None else self.target]
+
+    def convert_other_matrices(self, root: nn.Module, report: CompressionReport) -> CompressionReport:
+        """
+        With a method and a low precision: the W_i or W_h that the method left dense in the layers it
+        compressed (report's names, in `root`) also take the precision; added to `report`. The
+        precision applies to a layer's whole recurrence, `target` only chooses what is factorized.
+        """
+        if self.method is None or self.precision == "fp32" or self.target == "both":
+            return report
+        others = [f"{name.rpartition('.')[0]}.{attribute}" for name in report.targeted
+                  for attribute in TARGET_MODULES["both"] if attribute not in self.target_attributes]
+        part = compress_modules(root, CompressionSpec(method=None, precision=self.precision, targets=others))
+        report.matrices.extend(part.matrices)
+        return report
 
     def layer_indices(self, num_layers: int, model_description: str) -> List[int]:
         """The selected layer indices of a model with `num_layers` LSTM layers (all by default)."""

@@ -77,10 +77,11 @@ class ElmoCompression(LstmCompressionBlock, FromParams):
         → rank; the first match wins, the other matrices follow `rank`, `budget` or `energy`. A pattern
         that matches none of the compressed matrices is an error.
     precision : `str`, optional (default = `"fp32"`)
-        `"bf16"` or `"int8"` (dynamic, per output row; `core.precision`): the selected matrices, dense
-        (no `method`) or low rank (svd, semi_nmf, asvd, fisher_svd), are stored and multiplied in that
-        precision; gates, cell state and clipping stay fp32. Inference only: the layers are frozen,
-        and an input that needs a gradient (a trainable ELMo) raises.
+        `"bf16"` or `"int8"` (dynamic, per output row; `core.precision`): W_i and W_h of the selected
+        layers and directions, low rank (the `target` of svd, semi_nmf, asvd, fisher_svd) or dense
+        (the other, or both without `method`: then `target` does not matter), are stored and
+        multiplied in that precision; the state projection, gates, cell state and clipping stay fp32.
+        Inference only: the layers are frozen, and an input that needs a gradient (a trainable ELMo) raises.
     """
 
     def __init__(self, method: Optional[str] = None, rank: Optional[int] = None, target: str = "W_h",
@@ -139,6 +140,7 @@ class ElmoCompression(LstmCompressionBlock, FromParams):
             try:
                 part = compress_modules(elmo, self.spec(num_layers, calibrating=data_scales is not None),
                                         deferred=self.staged, data_scales=scales)
+                part = self.convert_other_matrices(elmo, part)
             except ValueError as error:
                 raise ConfigurationError(f"ELMo compression failed: {error}") from None
             report.matrices.extend(part.matrices)

@@ -254,6 +254,7 @@ class ModelLstmCompression(ElmoCompression):
         spec = self.core_spec(calibrating=data_scales is not None, targets=names)
         try:
             report = compress_modules(module, spec, deferred=self.staged, data_scales=data_scales)
+            report = self.convert_other_matrices(module, report)
         except ValueError as error:
             raise ConfigurationError(f"LSTM compression failed: {error}") from None
         logger.info("%s the LSTMs %s (%s, %s, %s): %d -> %d parameters in %d matrices",

@@ -67,7 +67,10 @@ def test_elmo_in_low_precision_fast_equals_stock_and_stays_near_fp32(tiny_elmo, 
         else LowPrecisionLowRankLinear
     cell = fast._elmo_lstm._elmo_lstm.forward_layer_0
     assert isinstance(cell.state_linearity, layer_class)
-    assert len(reports[0].matrices) == (8 if compression["target"] == "both" else 4)
+    # the precision covers W_i and W_h, whatever the method factorizes
+    assert isinstance(cell.input_linearity, LowPrecisionLowRankLinear if compression["target"] == "both" and
+                      "method" in compression else (Bf16Linear if precision == "bf16" else Int8Linear))
+    assert len(reports[0].matrices) == 8
     for batch in (SENTENCES, SENTENCES[1:3]):  # stateful: two batches in a row
         ids = batch_to_ids(batch)
         with torch.no_grad():
@@ -81,8 +84,8 @@ def test_elmo_in_low_precision_fast_equals_stock_and_stays_near_fp32(tiny_elmo, 
 
 def test_elmo_weights_shrink_by_the_formula(tiny_elmo):
     dense, bf16, int8 = (fresh_elmo(tiny_elmo) for _ in range(3))
-    ElmoCompression(target="both", precision="bf16").apply(bf16)
-    ElmoCompression(target="both", precision="int8").apply(int8)
+    ElmoCompression(precision="bf16").apply(bf16)  # without a method: every W_i and W_h, whatever the target
+    ElmoCompression(precision="int8", target="W_i").apply(int8)
     rows, columns, matrices = 4 * 32, 16, 8  # tiny ELMo: cell 32, projection 16; W_i and W_h 128 × 16
     assert stored_bytes(dense) - stored_bytes(bf16) == matrices * 2 * rows * columns
     assert stored_bytes(dense) - stored_bytes(int8) == matrices * (3 * rows * columns - 4 * rows)  # + scales

@@ -138,6 +138,7 @@ class LanguageModelCompression(LstmCompressionBlock, FromParams):
                 report = compress_modules(module, self.spec(layer_names, calibrating, structure_only),
                                           deferred=self.staged,
                                           data_scales=data_scales if calibrating else None)
+                report = self.convert_other_matrices(module, report)
             except ValueError as error:
                 raise ConfigurationError(f"LSTM compression failed: {error}") from None
         if self.vocabulary is not None:
@@ -149,7 +150,9 @@ class LanguageModelCompression(LstmCompressionBlock, FromParams):
         return report
 
     def describe(self) -> str:
-        parts = [f"{self.method or 'dense'} {self.target} {self.size()}"] if self.compresses_lstm else []
+        parts = []
+        if self.compresses_lstm:
+            parts.append(f"{self.method} {self.target} {self.size()}" if self.method else f"LSTM {self.size()}")
         if self.vocabulary is not None:
             vocabulary = self.vocabulary
             size = f"average rank {vocabulary.average_rank}" if vocabulary.budget is None else \

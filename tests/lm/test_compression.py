@@ -14,6 +14,6 @@ def test_fine_tuning_in_low_precision_is_refused_before_reading_the_archive():
 
 def test_precision_alone_is_a_compression():
     block = LanguageModelCompression(precision="bf16", target="both")
-    assert block.compresses_lstm and block.describe() == "dense both dense, bf16"
+    assert block.compresses_lstm and block.describe() == "LSTM dense, bf16"
     with pytest.raises(ConfigurationError, match="compresses nothing: give method and rank"):
         LanguageModelCompression()
