@@ -134,7 +134,8 @@ class LstmCompressionBlock:
                              calibrated=calibrated, budget=budget, allocation=allocation, energy=energy,
                              rank_pattern=rank_pattern, precision=precision))
         if precision not in PRECISIONS:
-            raise ConfigurationError(f"compression.precision {precision!r} is unknown; allowed: {', '.join(PRECISIONS)}")
+            raise ConfigurationError(f"compression.precision {precision!r} is unknown; allowed: "
+                                     f"{', '.join(PRECISIONS)}")
         if staged and precision != "fp32":
             raise ConfigurationError(f"compression.staged trains the compressed layers, and precision {precision!r} "
                                      "freezes them: stage in fp32")
@@ -225,7 +226,10 @@ class LstmCompressionBlock:
         return chosen
 
     def size(self) -> str:
-        """How the ranks are chosen, in words: "rank 10", "budget 0.1 (spectral)", "energy 0.9", "dense"; and the precision."""
+        """
+        How the ranks are chosen, in words ("rank 10", "budget 0.1 (spectral)", "energy 0.9", "dense"
+        without a method), and the precision unless fp32 ("rank 10, int8").
+        """
         precision = "" if self.precision == "fp32" else f", {self.precision}"
         if self.method is None:
             return "dense" + precision

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Every benchmark, one after the other on a quiet machine, into docs/performance.md:
 # ELMo forward (stock vs ours, compressed vs the FLOP bound), factorizers vs their peers,
-# LSTM layer speed (nn.LSTM vs ours, dense vs factorized), peak memory of compressing ELMo; and
+# LSTM layer speed (nn.LSTM vs ours, dense vs factorized), peak memory of compressing ELMo, ELMo in
+# bf16 / int8 against each precision's peak; and
 # docs/performance_task_lstms.md (every LSTM of the task models compressed). Usage: bash benchmarks/run_all.sh [threads]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,6 +12,7 @@ $python benchmarks/elmo_speed.py --threads "$threads" --out docs/performance_elm
 $python benchmarks/factorizers.py --threads "$threads" --out docs/performance_factorizers.md
 $python benchmarks/lm_lstm_speed.py --threads "$threads" > docs/performance_lstm.md
 $python benchmarks/compress_memory.py --threads "$threads" --out docs/performance_memory.md
+$python benchmarks/precision_speed.py --threads "$threads" --out docs/performance_precision.md
 # every LSTM of BiDAF / ESIM / BCN compressed (needs LSTMFACT_DATA): its own page, not merged below
 LSTMFACT_DATA="${LSTMFACT_DATA:-../shared/data}" $python benchmarks/task_lstm_speed.py --threads "$threads" \
   --out docs/performance_task_lstms.md
@@ -28,6 +30,9 @@ LSTMFACT_DATA="${LSTMFACT_DATA:-../shared/data}" $python benchmarks/task_lstm_sp
   cat docs/performance_lstm.md
   echo
   sed 's/^# /## /' docs/performance_memory.md
+  echo
+  sed 's/^# /## /' docs/performance_precision.md
 } > docs/performance.md
-rm docs/performance_elmo.md docs/performance_factorizers.md docs/performance_lstm.md docs/performance_memory.md
+rm docs/performance_elmo.md docs/performance_factorizers.md docs/performance_lstm.md docs/performance_memory.md \
+  docs/performance_precision.md
 echo "wrote docs/performance.md"

@@ -76,9 +76,9 @@ def test_elmo_in_low_precision_fast_equals_stock_and_stays_near_fp32(tiny_elmo, 
         with torch.no_grad():
             expected = reference(ids)["elmo_representations"][0]
             from_stock, from_fast = stock(ids)["elmo_representations"][0], fast(ids)["elmo_representations"][0]
-        # the fast cell hoists W_i x_t: int8 then quantizes the whole sequence's inputs with one scale
-        tolerance = 1e-5 if precision == "bf16" else MAX_RELATIVE_OUTPUT_DIFFERENCE
-        assert float(relative_differences(from_stock, from_fast).max()) <= tolerance
+        # the fast cell hoists W_i x_t (int8 then quantizes the whole sequence's inputs with one scale)
+        # and multiplies by bf16 weights reordered for oneDNN (another summation order, rounded to bf16)
+        assert float(relative_differences(from_stock, from_fast).max()) <= MAX_RELATIVE_OUTPUT_DIFFERENCE
         assert float(relative_differences(expected, from_fast).max()) <= MAX_RELATIVE_OUTPUT_DIFFERENCE
 
 

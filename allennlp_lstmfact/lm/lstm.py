@@ -423,7 +423,8 @@ class CompressibleLstm(nn.Module):
         return flat
 
     def _run_layer_by_layer(self, data: torch.Tensor, batch_sizes: torch.Tensor, hx: LstmState,
-                            weights: List[List[Optional[LayerWeights]]]) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+                            weights: List[List[Optional[LayerWeights]]]
+                            ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         reversal = reversal_index(batch_sizes) if self.bidirectional else None
         hidden, memory = [], []
         for k, directions in enumerate(self.layers()):
