@@ -8,7 +8,8 @@ turn within each round (a warm-up round, then the median of repeats). For each c
 seconds per batch, speed-up over our fp32 dense, the largest and mean relative difference of the top
 biLSTM layer's outputs (per token vector) to the same configuration in fp32, and the fraction of its
 bound reached: the bound is the batch's multiply-adds at the peak rate of their precision (W_i and W_h
-in the configuration's precision, the char CNN, highways and state projection in fp32). The peaks:
+in the configuration's precision, the char CNN, highways and state projection in fp32), and the
+biLSTM's stored megabytes (its state dict: what an archive holds of it). The peaks:
 a 4096³ fp32 and bf16 `torch.mm`, and torch's dynamic int8 linear (`quantized.linear_dynamic`, the
 kernel `Int8Linear` calls) on 4096 x 4096 inputs and weights. Then a profile of the fastest dense and
 both r=100 low-precision models (top operators by self CPU time).
@@ -26,10 +27,15 @@ import torch
 from allennlp.modules.elmo import Elmo
 
 from allennlp_lstmfact.bilm_files import random_elmo_weights, write_elmo_files
-from allennlp_lstmfact.core.precision import Int8Linear, to_precision
+from allennlp_lstmfact.core.precision import Int8Linear, stored_bytes, to_precision
 from allennlp_lstmfact.elmo import ElmoCompression
 from allennlp_lstmfact.fast_lstm_cell import use_fast_lstm_cells
-from elmo_speed import OFFICIAL_OPTIONS, interleaved_medians, macs_per_token  # this folder is on sys.path as a script
+from elmo_speed import (  # this folder is on sys.path when run as a script
+    OFFICIAL_OPTIONS,
+    interleaved_medians,
+    macs_per_token,
+    random_character_ids,
+)
 
 PRECISIONS = ("fp32", "bf16", "int8")
 CONFIGURATIONS = {
@@ -106,9 +112,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.set_flush_denormal(True)
-    torch.manual_seed(0)
-    character_ids = torch.randint(1, 261, (args.batch, args.tokens, 50))
-    character_ids[:, :, 20:] = 0
+    character_ids = random_character_ids(args.batch, args.tokens)
     peaks = peak_macs_per_second(args.repeats)
     models: Dict[str, Elmo] = {}
     with tempfile.TemporaryDirectory() as folder:
@@ -139,7 +143,7 @@ def main() -> None:
              f"{peaks['int8'] / 1e9:.0f} GMAC/s. W_i and W_h in the precision; char CNN, highways, state projection, "
              "gates, cell state and clipping in fp32.", "",
              "| configuration | precision | s / batch | speed-up vs fp32 dense | vs fp32 same rank | max rel. diff | "
-             "mean rel. diff | of bound |", "|---|---|---:|---:|---:|---:|---:|---:|"]
+             "mean rel. diff | of bound | biLSTM MB |", "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
     dense = medians["dense fp32"]
     for name, compression in CONFIGURATIONS.items():
         matrix_macs = lstm_matrix_macs(OFFICIAL_OPTIONS, compression) * tokens
@@ -149,8 +153,10 @@ def main() -> None:
             bound = other_macs / peaks["fp32"] + matrix_macs / peaks[precision]
             largest, mean = differences.get(f"{name} {precision}", (0.0, 0.0))
             diff = f"{largest:.1e} | {mean:.1e}" if precision != "fp32" else " | "
+            megabytes = stored_bytes(models[f"{name} {precision}"]._elmo_lstm._elmo_lstm) / 1e6
             lines.append(f"| {name} | {precision} | {seconds:.3f} | {dense / seconds:.2f} | "
-                         f"{medians[f'{name} fp32'] / seconds:.2f} | {diff} | {bound / seconds:.0%} |")
+                         f"{medians[f'{name} fp32'] / seconds:.2f} | {diff} | {bound / seconds:.0%} | "
+                         f"{megabytes:.0f} |")
     best_dense = min(PRECISIONS[1:], key=lambda p: medians[f"dense {p}"])
     best_r100 = min(PRECISIONS[1:], key=lambda p: medians[f"both r=100 {p}"])
     largest = max(largest for largest, _ in differences.values())
