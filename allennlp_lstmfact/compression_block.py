@@ -30,6 +30,9 @@ from allennlp_lstmfact.core.rank_selection import ranks_depend_on_weights
 TARGET_MODULES = {"W_i": ("input_linearity",), "W_h": ("state_linearity",),
                   "both": ("input_linearity", "state_linearity")}
 
+# The projection of an LSTM cell with one (AllenNLP's `LstmCellWithProjection`: ELMo's h = W_p (o ⊙ tanh c)).
+STATE_PROJECTION = "state_projection"
+
 STAND_IN_BUDGET = 0.25  # structure-only builds of spectrally chosen ranks: any valid ranks do
 
 
@@ -121,8 +124,9 @@ class LstmCompressionBlock:
     precision : `str`, optional (default = `"fp32"`)
         `"bf16"` or `"int8"` (`PRECISIONS`): every W_i and W_h of the selected layers (and
         directions), low rank (svd, semi_nmf, asvd, fisher_svd: the `target`) or dense (the others,
-        and all without a method), is stored and multiplied in that precision; for inference only
-        (the layers are frozen), so not with `staged`.
+        and all without a method), and the state projection of a cell that has one (ELMo's), is
+        stored and multiplied in that precision; for inference only (the layers are frozen), so not
+        with `staged`.
     """
 
     def __init__(self, method: Optional[str], rank: Optional[int], target: str, layers: Optional[List[int]],
@@ -205,16 +209,23 @@ class LstmCompressionBlock:
 
     def convert_other_matrices(self, root: nn.Module, report: CompressionReport) -> CompressionReport:
         """
-        With a method and a low precision: the W_i or W_h that the method left dense in the layers it
-        compressed (report's names, in `root`) also take the precision; added to `report`. The
-        precision applies to a layer's whole recurrence, `target` only chooses what is factorized.
+        With a low precision: the matrices of the layers in `report` (names in `root`) that are still
+        dense fp32 — the W_i or W_h that the method left dense, the state projection of a cell that has
+        one (ELMo's) — take the precision too; added to `report`. The precision applies to a layer's
+        whole recurrence, `target` only chooses what is factorized.
         """
-        if self.method is None or self.precision == "fp32" or self.target == "both":
+        if self.precision == "fp32":
             return report
-        others = [f"{name.rpartition('.')[0]}.{attribute}" for name in report.targeted
-                  for attribute in TARGET_MODULES["both"] if attribute not in self.target_attributes]
-        part = compress_modules(root, CompressionSpec(method=None, precision=self.precision, targets=others))
-        report.matrices.extend(part.matrices)
+        others: List[str] = []
+        for name in report.targeted:
+            cell_name = name.rpartition(".")[0]
+            for attribute in (*TARGET_MODULES["both"], STATE_PROJECTION):
+                other = f"{cell_name}.{attribute}"
+                if type(getattr(root.get_submodule(cell_name), attribute, None)) is nn.Linear and other not in others:
+                    others.append(other)
+        if others:
+            part = compress_modules(root, CompressionSpec(method=None, precision=self.precision, targets=others))
+            report.matrices.extend(part.matrices)
         return report
 
     def layer_indices(self, num_layers: int, model_description: str) -> List[int]:

@@ -77,10 +77,10 @@ class ElmoCompression(LstmCompressionBlock, FromParams):
         → rank; the first match wins, the other matrices follow `rank`, `budget` or `energy`. A pattern
         that matches none of the compressed matrices is an error.
     precision : `str`, optional (default = `"fp32"`)
-        `"bf16"` or `"int8"` (dynamic, per output row; `core.precision`): W_i and W_h of the selected
-        layers and directions, low rank (the `target` of svd, semi_nmf, asvd, fisher_svd) or dense
-        (the other, or both without `method`: then `target` does not matter), are stored and
-        multiplied in that precision; the state projection, gates, cell state and clipping stay fp32.
+        `"bf16"` or `"int8"` (dynamic, per output row; `core.precision`): W_i, W_h and the state
+        projection of the selected layers and directions, low rank (the `target` of svd, semi_nmf,
+        asvd, fisher_svd) or dense (the others; all without `method`, when `target` does not matter),
+        are stored and multiplied in that precision; gates, cell state, clipping and the char CNN stay fp32.
         Inference only: the layers are frozen, and an input that needs a gradient (a trainable ELMo) raises.
     """
 

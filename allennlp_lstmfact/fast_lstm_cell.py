@@ -14,10 +14,10 @@ When nothing needs a gradient (inference, or training with a frozen ELMo) the lo
 * applies the gate nonlinearities in place;
 * on CPU, multiplies by the per-step weights reordered once per sequence into oneDNN's blocked layout
   (`_linear_pointwise`, about 1.5x faster than `addmm` with 32 rows; the weights themselves are
-  untouched and nothing is cached between calls); bf16 W_h (`core.precision`, dense or low rank) the
-  same way, its product cast back to fp32. Other layers, int8 ones included (FBGEMM packs their weights
-  once), are called as modules: W_i on the whole sequence, W_h once per step. Gates, cell state,
-  clipping and the state projection stay fp32.
+  untouched and nothing is cached between calls); a bf16 W_h and state projection (`core.precision`)
+  the same way, their products cast back to fp32. Other layers, int8 ones included (FBGEMM packs their
+  weights once), are called as modules: W_i on the whole sequence, W_h once per step. Gates, cell state
+  and clipping stay fp32.
 
 `use_fast_lstm_cells` switches an ELMo's cells (and char CNN, see `FastElmoCharacterEncoder`) to these
 forwards in place (a subclass swap: same module objects, same state dict, so weight loading,
@@ -183,11 +183,14 @@ class FastLstmCellWithProjection(LstmCellWithProjection):
         packed_projection = None
         if type(projection_layer) is nn.Linear and projection_layer.bias is None and pack:
             packed_projection = _prepack(projection_layer.weight, batch_size)
+        bf16_projection = None
+        if pack and getattr(projection_layer, "bias", None) is None:
+            bf16_projection = _bf16_product(projection_layer, batch_size)
         if packed_projection is not None:
             def projection(hidden):  # `hidden` is a new contiguous tensor
                 return torch.ops.mkldnn._linear_pointwise(hidden, packed_projection, None, "none", [], "")
         else:
-            projection = projection_layer
+            projection = bf16_projection or projection_layer
         return projected.transpose(0, 1), self._inference_step(recurrent, projection)
 
     def forward(self, inputs: torch.FloatTensor, batch_lengths: List[int],

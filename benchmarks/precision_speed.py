@@ -1,14 +1,14 @@
 """
 ELMo forward on CPU in low precision (official 2x4096_512 shapes, random weights): our fast path with
-W_i and W_h in fp32, bf16 or int8 (`core.precision`), dense and low rank, against each precision's
+W_i, W_h and W_p in fp32, bf16 or int8 (`core.precision`), dense and low rank, against each precision's
 peak GEMM rate measured in the same run.
 
 Batch 32 sentences x 20 tokens, fixed thread count; all models share one char CNN and are timed in
 turn within each round (a warm-up round, then the median of repeats). For each configuration:
 seconds per batch, speed-up over our fp32 dense, the largest and mean relative difference of the top
 biLSTM layer's outputs (per token vector) to the same configuration in fp32, and the fraction of its
-bound reached: the bound is the batch's multiply-adds at the peak rate of their precision (W_i and W_h
-in the configuration's precision, the char CNN, highways and state projection in fp32), and the
+bound reached: the bound is the batch's multiply-adds at the peak rate of their precision (W_i, W_h and
+W_p in the configuration's precision, the char CNN and highways in fp32), and the
 biLSTM's stored megabytes (its state dict: what an archive holds of it). The peaks:
 a 4096³ fp32 and bf16 `torch.mm`, and torch's dynamic int8 linear (`quantized.linear_dynamic`, the
 kernel `Int8Linear` calls) on 4096 x 4096 inputs and weights. Then a profile of the fastest dense and
@@ -71,17 +71,18 @@ def peak_macs_per_second(repeats: int) -> Dict[str, float]:
 
 
 def lstm_matrix_macs(options: Dict, compression) -> int:
-    """Multiply-adds per token of ELMo's W_i and W_h (the matrices a precision applies to)."""
+    """Multiply-adds per token of ELMo's W_i, W_h and W_p (the matrices a precision applies to)."""
     cell, projection, layers = (options["lstm"][key] for key in ("dim", "projection_dim", "n_layers"))
     dense_matrices = 2 * layers * 2 * 4 * cell * projection  # directions x layers x (W_i, W_h)
-    return macs_per_token(options, compression) - (macs_per_token(options) - dense_matrices)
+    return macs_per_token(options, compression) - (macs_per_token(options) - dense_matrices) \
+        + 2 * layers * cell * projection  # and W_p
 
 
 def in_precision(model: Elmo, precision: str, shared: torch.nn.Module) -> Elmo:
-    """A copy of `model` (sharing `shared`, the char CNN) with every cell's W_i and W_h in `precision`."""
+    """A copy of `model` (sharing `shared`, the char CNN) with every cell's W_i, W_h and W_p in `precision`."""
     converted = copy.deepcopy(model, memo={id(shared): shared})
     for module in converted.modules():
-        for name in ("input_linearity", "state_linearity"):
+        for name in ("input_linearity", "state_linearity", "state_projection"):
             if hasattr(module, name) and hasattr(module, "state_projection"):
                 setattr(module, name, to_precision(getattr(module, name), precision))
     return converted
@@ -140,8 +141,8 @@ def main() -> None:
              f"torch {torch.__version__}, {args.threads} threads, {os.cpu_count()} CPUs, batch {args.batch} x "
              f"{args.tokens} tokens, median of {args.repeats} interleaved rounds after a warm-up. Peak rates in this "
              f"run: fp32 {peaks['fp32'] / 1e9:.0f}, bf16 {peaks['bf16'] / 1e9:.0f}, int8 (dynamic) "
-             f"{peaks['int8'] / 1e9:.0f} GMAC/s. W_i and W_h in the precision; char CNN, highways, state projection, "
-             "gates, cell state and clipping in fp32.", "",
+             f"{peaks['int8'] / 1e9:.0f} GMAC/s. W_i, W_h and the state projection W_p in the precision; char CNN, "
+             "highways, gates, cell state and clipping in fp32.", "",
              "| configuration | precision | s / batch | speed-up vs fp32 dense | vs fp32 same rank | max rel. diff | "
              "mean rel. diff | of bound | biLSTM MB |", "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
     dense = medians["dense fp32"]

@@ -339,8 +339,6 @@ def test_cli_errors_are_one_line_without_the_log_unless_verbose(dense_archive, t
     assert list(tmp_path.iterdir()) == []
 
 
-ELMO_MATRICES = 8  # tiny ELMo: 2 layers x 2 directions x (W_i, W_h), each 128 x 16
-BYTES_SAVED_PER_ENTRY = {"bf16": 2, "int8": 3}  # from 4 fp32 bytes
 
 
 @pytest.mark.parametrize("compression", [{"precision": "bf16"},
@@ -348,6 +346,7 @@ BYTES_SAVED_PER_ENTRY = {"bf16": 2, "int8": 3}  # from 4 fp32 bytes
                                          {"method": "svd", "rank": 3, "target": "W_h", "precision": "int8"}])
 def test_low_precision_archive_reloads_with_identical_predictions(dense_archive, tmp_path, compression):
     from allennlp_lstmfact.core.precision import stored_bytes
+    from tests.test_compression_block import TINY_ELMO_MATRICES, bytes_saved
 
     output = tmp_path / "low.tar.gz"
     result = compress_archive(str(dense_archive), str(output), compression)
@@ -358,8 +357,8 @@ def test_low_precision_archive_reloads_with_identical_predictions(dense_archive,
     torch.testing.assert_close(predictions(reloaded), predictions(expected), atol=0, rtol=0)
     assert reloaded.config["model"]["compression"] == compression
     precision = compression["precision"]
-    if "method" not in compression:  # every W_i and W_h, whatever the target
-        saved = ELMO_MATRICES * (BYTES_SAVED_PER_ENTRY[precision] * 128 * 16 - (4 * 128 if precision == "int8" else 0))
+    if "method" not in compression:  # every W_i, W_h and W_p, whatever the target
+        saved = sum(bytes_saved(precision, *shape) for shape in TINY_ELMO_MATRICES)
         assert dense_bytes - stored_bytes(reloaded.model) == saved
         assert result.params_after == result.params_before
     assert os.path.getsize(output) < os.path.getsize(dense_archive)

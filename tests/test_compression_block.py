@@ -67,10 +67,11 @@ def test_elmo_in_low_precision_fast_equals_stock_and_stays_near_fp32(tiny_elmo, 
         else LowPrecisionLowRankLinear
     cell = fast._elmo_lstm._elmo_lstm.forward_layer_0
     assert isinstance(cell.state_linearity, layer_class)
-    # the precision covers W_i and W_h, whatever the method factorizes
+    # the precision covers W_i, W_h and W_p, whatever the method factorizes
     assert isinstance(cell.input_linearity, LowPrecisionLowRankLinear if compression["target"] == "both" and
                       "method" in compression else (Bf16Linear if precision == "bf16" else Int8Linear))
-    assert len(reports[0].matrices) == 8
+    assert isinstance(cell.state_projection, Bf16Linear if precision == "bf16" else Int8Linear)
+    assert len(reports[0].matrices) == 12
     for batch in (SENTENCES, SENTENCES[1:3]):  # stateful: two batches in a row
         ids = batch_to_ids(batch)
         with torch.no_grad():
@@ -82,13 +83,22 @@ def test_elmo_in_low_precision_fast_equals_stock_and_stays_near_fp32(tiny_elmo, 
         assert float(relative_differences(expected, from_fast).max()) <= MAX_RELATIVE_OUTPUT_DIFFERENCE
 
 
-def test_elmo_weights_shrink_by_the_formula(tiny_elmo):
-    dense, bf16, int8 = (fresh_elmo(tiny_elmo) for _ in range(3))
-    ElmoCompression(precision="bf16").apply(bf16)  # without a method: every W_i and W_h, whatever the target
-    ElmoCompression(precision="int8", target="W_i").apply(int8)
-    rows, columns, matrices = 4 * 32, 16, 8  # tiny ELMo: cell 32, projection 16; W_i and W_h 128 × 16
-    assert stored_bytes(dense) - stored_bytes(bf16) == matrices * 2 * rows * columns
-    assert stored_bytes(dense) - stored_bytes(int8) == matrices * (3 * rows * columns - 4 * rows)  # + scales
+def bytes_saved(precision: str, rows: int, columns: int) -> int:
+    """Bytes saved by storing one fp32 rows × columns matrix in `precision` (int8 adds an fp32 scale per row)."""
+    return {"bf16": 2 * rows * columns, "int8": 3 * rows * columns - 4 * rows}[precision]
+
+
+# tiny ELMo (cell 32, projection 16): 2 layers x 2 directions x W_i and W_h (128 x 16) and W_p (16 x 32)
+TINY_ELMO_MATRICES = [(128, 16)] * 8 + [(16, 32)] * 4
+
+
+@pytest.mark.parametrize("precision", ["bf16", "int8"])
+def test_elmo_weights_shrink_by_the_formula(tiny_elmo, precision):
+    dense, converted = fresh_elmo(tiny_elmo), fresh_elmo(tiny_elmo)
+    report = ElmoCompression(precision=precision, target="W_i").apply(converted)  # without a method: every matrix
+    assert len(report.matrices) == 12 and report.params_after == report.params_before
+    saved = sum(bytes_saved(precision, *shape) for shape in TINY_ELMO_MATRICES)
+    assert stored_bytes(dense) - stored_bytes(converted) == saved
 
 
 def reference_layer_outputs(layer, inputs):
