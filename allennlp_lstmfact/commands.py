@@ -41,6 +41,7 @@ from allennlp_lstmfact.calibration import check_calibration_data, data_scales, e
 from allennlp_lstmfact.compression_block import LstmCompressionBlock
 from allennlp_lstmfact.core import ALLOCATIONS, METHODS, CompressionReport, count_parameters, data_aware_methods
 from allennlp_lstmfact.core.calibration import InputSource
+from allennlp_lstmfact.core.precision import PRECISIONS
 from allennlp_lstmfact.elmo import ElmoCompression, elmo_files_in, elmo_input_sources
 from allennlp_lstmfact.file_checks import (
     FileCheckError,
@@ -319,6 +320,9 @@ class Compress(Subcommand):
         subparser.add_argument("--modules", nargs="+", metavar="MODULE",
                                help="which LSTMs: elmo | all | module names or regexes of the task model's LSTMs "
                                     "(default: ELMo's, or the language model's)")
+        subparser.add_argument("--precision", choices=PRECISIONS,
+                               help="store and multiply the compressed matrices (or, without --method, the dense "
+                                    "ones) in bf16 or int8 (dynamic, per output row); default fp32")
         subparser.add_argument("--calibration-data",
                                help="data for asvd / fisher_svd statistics (archive's reader; labelled for fisher_svd)")
         subparser.add_argument("--calibration-instances", type=int, default=128)
@@ -373,7 +377,8 @@ def _rank_pattern(entries: List[str]) -> Dict[str, int]:
     return pattern
 
 
-FLAG_KEYS = ("method", "target", "rank", "budget", "allocation", "energy", "layers", "directions", "seed", "modules")
+FLAG_KEYS = ("method", "target", "rank", "budget", "allocation", "energy", "layers", "directions", "seed", "modules",
+             "precision")
 
 
 def compression_from_args(args: argparse.Namespace) -> Dict[str, Any]:
@@ -389,9 +394,11 @@ def compression_from_args(args: argparse.Namespace) -> Dict[str, Any]:
                                      f"{', '.join('--' + key.replace('_', '-') for key in given)}")
         return read_json_file(args.spec, "--spec file")
     sizes = {key: given[key] for key in ("rank", "budget", "energy") if key in given}
-    if "method" not in given or len(sizes) != 1:
+    precision_alone = "method" not in given and not sizes and given.get("precision", "fp32") != "fp32"
+    if not precision_alone and ("method" not in given or len(sizes) != 1):
         raise ConfigurationError(f"--method and exactly one of --rank, --budget and --energy are required (or "
-                                 f"--spec FILE); got method {given.get('method')!r} and {sizes or 'no size'}")
+                                 f"--precision bf16/int8 alone, or --spec FILE); got method {given.get('method')!r} "
+                                 f"and {sizes or 'no size'}")
     return {"target": "W_h", "seed": 0, **given}
 
 

@@ -41,7 +41,7 @@ class ElmoCompression(LstmCompressionBlock, FromParams):
         `"monarch"`, `"svd_sparse"` (low rank + sparse residual), or the data-aware `"asvd"`
         (activation-weighted columns) and `"fisher_svd"` (Fisher-weighted rows), which need
         calibration data through `allennlp compress`; all at the parameter budget of a rank-r
-        factorization.
+        factorization. `None` (with `precision`): the matrices stay dense, in that precision.
     rank : `int`, optional (default = `None`)
         Rank r (for pruning: keep r(m + n) of the mn weights). Exactly one of `rank`, `budget` and
         `energy` is required.
@@ -76,19 +76,26 @@ class ElmoCompression(LstmCompressionBlock, FromParams):
         Per-matrix ranks: regular expression searched in the module name (e.g. `"layer_1.state"`)
         → rank; the first match wins, the other matrices follow `rank`, `budget` or `energy`. A pattern
         that matches none of the compressed matrices is an error.
+    precision : `str`, optional (default = `"fp32"`)
+        `"bf16"` or `"int8"` (dynamic, per output row; `core.precision`): W_i, W_h and the state
+        projection of the selected layers and directions, low rank (the `target` of svd, semi_nmf,
+        asvd, fisher_svd) or dense (the others; all without `method`, when `target` does not matter),
+        are stored and multiplied in that precision; gates, cell state, clipping and the char CNN stay fp32.
+        Inference only: the layers are frozen, and an input that needs a gradient (a trainable ELMo) raises.
     """
 
-    def __init__(self, method: str, rank: Optional[int] = None, target: str = "W_h",
+    def __init__(self, method: Optional[str] = None, rank: Optional[int] = None, target: str = "W_h",
                  layers: Optional[List[int]] = None, directions: Optional[List[str]] = None,
                  allow_parameter_increase: bool = False, seed: int = 0, method_options: Optional[Dict[str, Any]] = None,
                  staged: bool = False, calibrated: bool = False, budget: Optional[float] = None,
                  allocation: str = "uniform", energy: Optional[float] = None,
-                 rank_pattern: Optional[Dict[str, int]] = None) -> None:
-        if method is None:
-            raise ConfigurationError(f"compression.method is required; allowed: {', '.join(METHODS)}")
+                 rank_pattern: Optional[Dict[str, int]] = None, precision: str = "fp32") -> None:
+        if method is None and precision == "fp32":
+            raise ConfigurationError(f"compression.method is required (or precision bf16 or int8 alone); allowed: "
+                                     f"{', '.join(METHODS)}")
         check_key_types({"directions": directions})
         super().__init__(method, rank, target, layers, allow_parameter_increase, seed, method_options, staged,
-                         calibrated, budget, allocation, energy, rank_pattern)
+                         calibrated, budget, allocation, energy, rank_pattern, precision)
         if self.data_aware and not calibrated:
             raise ConfigurationError(f"compression.method {method!r} needs calibration data: compress a trained "
                                      f"archive with `allennlp compress --method {method} --calibration-data FILE`")
@@ -138,6 +145,7 @@ class ElmoCompression(LstmCompressionBlock, FromParams):
             try:
                 part = compress_modules(elmo, self.spec(num_layers, data_scales is not None, structure_only),
                                         deferred=self.staged, data_scales=scales, shapes_only=structure_only)
+                part = self.convert_other_matrices(elmo, part)
             except ValueError as error:
                 raise ConfigurationError(f"ELMo compression failed: {error}") from None
             report.matrices.extend(part.matrices)

@@ -14,7 +14,10 @@ When nothing needs a gradient (inference, or training with a frozen ELMo) the lo
 * applies the gate nonlinearities in place;
 * on CPU, multiplies by the per-step weights reordered once per sequence into oneDNN's blocked layout
   (`_linear_pointwise`, about 1.5x faster than `addmm` with 32 rows; the weights themselves are
-  untouched and nothing is cached between calls).
+  untouched and nothing is cached between calls); a bf16 W_h and state projection (`core.precision`)
+  the same way, their products cast back to fp32. Other layers, int8 ones included (FBGEMM packs their
+  weights once), are called as modules: W_i on the whole sequence, W_h once per step. Gates, cell state
+  and clipping stay fp32.
 
 `use_fast_lstm_cells` switches an ELMo's cells (and char CNN, see `FastElmoCharacterEncoder`) to these
 forwards in place (a subclass swap: same module objects, same state dict, so weight loading,
@@ -30,6 +33,7 @@ from torch import nn
 
 from allennlp_lstmfact.core.layers import LowRankLinear
 from allennlp_lstmfact.core.methods.prune import MaskedLinear
+from allennlp_lstmfact.core.precision import Bf16Linear, LowPrecisionLowRankLinear
 
 # Multiply by oneDNN-reordered weights in the gradient-free loop (set to False to use plain matmuls).
 PREPACK_WEIGHTS = True
@@ -43,14 +47,29 @@ CONCATENATE_MAX_RANK_PER_ROW = 6.0
 
 
 def _prepack(weight: torch.Tensor, batch_size: int) -> Optional[torch.Tensor]:
-    """`weight` (out × in) in oneDNN's blocked layout for `_linear_pointwise`, or None where unavailable."""
-    if not (PREPACK_WEIGHTS and weight.device.type == "cpu" and weight.dtype == torch.float32
+    """`weight` (out × in, fp32 or bf16) in oneDNN's blocked layout for `_linear_pointwise`; None where unavailable."""
+    if not (PREPACK_WEIGHTS and weight.device.type == "cpu" and weight.dtype in (torch.float32, torch.bfloat16)
             and torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, "_reorder_linear_weight")):
         return None
     try:
         return torch.ops.mkldnn._reorder_linear_weight(weight.detach(), batch_size)
     except RuntimeError:
         return None
+
+
+def _bf16_product(layer: nn.Module, batch_size: int) -> Optional[Callable[[torch.Tensor], torch.Tensor]]:
+    """
+    x ↦ `layer`(x) without its bias, in fp32, for a bf16 layer (dense or low rank) with its weights
+    reordered for oneDNN (`Bf16Linear` alone reorders them at every call); None for other layers.
+    """
+    if type(layer) is LowPrecisionLowRankLinear:
+        factors = [_bf16_product(factor, batch_size) for factor in (layer.factor_v, layer.factor_u)]
+        return None if None in factors else lambda inputs: factors[1](factors[0](inputs))
+    packed = _prepack(layer.weight, batch_size) if type(layer) is Bf16Linear else None
+    if packed is None:
+        return None
+    return lambda inputs: torch.ops.mkldnn._linear_pointwise(inputs.to(torch.bfloat16), packed, None, "none", [],
+                                                             "").float()
 
 
 def _dense_weight(layer: nn.Module) -> Optional[torch.Tensor]:
@@ -117,7 +136,15 @@ class FastLstmCellWithProjection(LstmCellWithProjection):
         pack = total_timesteps >= PREPACK_MIN_TIMESTEPS
         state_weight = _dense_weight(state_layer)
         state_low_rank = type(state_layer) is LowRankLinear
-        if state_weight is None and not state_low_rank:  # any other layer: as the autograd loop
+        bf16_product = _bf16_product(state_layer, batch_size) if pack and state_weight is None else None
+        if bf16_product is not None:  # the state bias folded into W_i x_t; W_h h_t reordered for oneDNN
+            projected = input_layer(inputs)
+            if state_layer.bias is not None:
+                projected += state_layer.bias
+
+            def recurrent(state, projected_input):
+                return bf16_product(state).add_(projected_input)
+        elif state_weight is None and not state_low_rank:  # any other layer (int8, ...): as the autograd loop
             projected = input_layer(inputs)
 
             def recurrent(state, projected_input):
@@ -156,11 +183,14 @@ class FastLstmCellWithProjection(LstmCellWithProjection):
         packed_projection = None
         if type(projection_layer) is nn.Linear and projection_layer.bias is None and pack:
             packed_projection = _prepack(projection_layer.weight, batch_size)
+        bf16_projection = None
+        if pack and getattr(projection_layer, "bias", None) is None:
+            bf16_projection = _bf16_product(projection_layer, batch_size)
         if packed_projection is not None:
             def projection(hidden):  # `hidden` is a new contiguous tensor
                 return torch.ops.mkldnn._linear_pointwise(hidden, packed_projection, None, "none", [], "")
         else:
-            projection = projection_layer
+            projection = bf16_projection or projection_layer
         return projected.transpose(0, 1), self._inference_step(recurrent, projection)
 
     def forward(self, inputs: torch.FloatTensor, batch_lengths: List[int],

@@ -223,7 +223,7 @@ class ModelLstmCompression(ElmoCompression):
         exist in at least one of them).
     """
 
-    def __init__(self, method: str, modules: Union[str, List[str]] = ELMO, **kwargs) -> None:
+    def __init__(self, method: Optional[str] = None, modules: Union[str, List[str]] = ELMO, **kwargs) -> None:
         check_known_keys(kwargs, block_parameters(type(self)))
         super().__init__(method, **kwargs)
         entries = [modules] if isinstance(modules, str) else modules
@@ -258,6 +258,7 @@ class ModelLstmCompression(ElmoCompression):
         try:
             report = compress_modules(module, spec, deferred=self.staged, data_scales=data_scales,
                                       shapes_only=structure_only)
+            report = self.convert_other_matrices(module, report)
         except ValueError as error:
             raise ConfigurationError(f"LSTM compression failed: {error}") from None
         logger.info("%s the LSTMs %s (%s, %s, %s): %d -> %d parameters in %d matrices",

@@ -77,6 +77,14 @@ def interleaved_medians(modules: Dict[str, torch.nn.Module], character_ids: torc
     return {name: statistics.median(values) for name, values in times.items()}
 
 
+def random_character_ids(batch: int, tokens: int) -> torch.Tensor:
+    """ELMo's character ids of `batch` sentences of `tokens` random words (seed 0)."""
+    torch.manual_seed(0)
+    character_ids = torch.randint(1, 261, (batch, tokens, 50))
+    character_ids[:, :, 20:] = 0  # words up to 18 characters, like real text
+    return character_ids
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[1])
     parser.add_argument("--threads", type=int, default=2)
@@ -87,9 +95,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.set_flush_denormal(True)  # denormal floats in random-weight activations would time the FPU, not the model
-    torch.manual_seed(0)
-    character_ids = torch.randint(1, 261, (args.batch, args.tokens, 50))
-    character_ids[:, :, 20:] = 0  # words up to 18 characters, like real text
+    character_ids = random_character_ids(args.batch, args.tokens)
     lines = ["# ELMo forward on CPU (official 2x4096_512 shapes, random weights)", "",
              f"torch {torch.__version__}, {args.threads} threads, {os.cpu_count()} CPUs, batch {args.batch} x "
              f"{args.tokens} tokens, median of {args.repeats} interleaved rounds after a warm-up.", "",

@@ -2,8 +2,9 @@
 # Every benchmark, one after the other on a quiet machine, into docs/performance.md:
 # ELMo forward (stock vs ours, compressed vs the FLOP bound), factorizers vs their peers,
 # LSTM layer speed (nn.LSTM vs ours, dense vs factorized), peak memory of compressing ELMo, constructing a
-# compressed ELMo from an archive or a compressed ELMo file vs dense, every LSTM of the task models
-# compressed (needs LSTMFACT_DATA). Usage: bash benchmarks/run_all.sh [threads]
+# compressed ELMo from an archive or a compressed ELMo file vs dense, ELMo in bf16 / int8 against each
+# precision's peak, every LSTM of the task models compressed (needs LSTMFACT_DATA).
+# Usage: bash benchmarks/run_all.sh [threads]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 threads="${1:-2}"
@@ -13,6 +14,7 @@ $python benchmarks/factorizers.py --threads "$threads" --out docs/performance_fa
 $python benchmarks/lm_lstm_speed.py --threads "$threads" > docs/performance_lstm.md
 $python benchmarks/compress_memory.py --threads "$threads" --out docs/performance_memory.md
 $python benchmarks/elmo_load_time.py --threads "$threads" --out docs/performance_elmo_load.md
+$python benchmarks/precision_speed.py --threads "$threads" --out docs/performance_precision.md
 # every LSTM of BiDAF / ESIM / BCN compressed (needs LSTMFACT_DATA)
 LSTMFACT_DATA="${LSTMFACT_DATA:-../shared/data}" $python benchmarks/task_lstm_speed.py --threads "$threads" \
   --out docs/performance_task_lstms.md
@@ -33,8 +35,10 @@ LSTMFACT_DATA="${LSTMFACT_DATA:-../shared/data}" $python benchmarks/task_lstm_sp
   echo
   sed 's/^# /## /' docs/performance_elmo_load.md
   echo
+  sed 's/^# /## /' docs/performance_precision.md
+  echo
   sed 's/^## /### /; s/^# /## /' docs/performance_task_lstms.md
 } > docs/performance.md
 rm docs/performance_elmo.md docs/performance_factorizers.md docs/performance_lstm.md docs/performance_memory.md \
-  docs/performance_elmo_load.md docs/performance_task_lstms.md
+  docs/performance_elmo_load.md docs/performance_precision.md docs/performance_task_lstms.md
 echo "wrote docs/performance.md"

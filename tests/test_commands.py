@@ -372,3 +372,69 @@ def test_cli_modules_flag_compresses_the_task_lstms(dense_lstm_archive, tmp_path
     assert bad.returncode == 2 and not (tmp_path / "b.tar.gz").exists()
     assert bad.stderr.strip().splitlines()[-1].startswith(
         "allennlp compress: error: compression.modules entry '_encoder' selects no LSTM of BasicClassifier; its LSTMs: ")
+
+
+@pytest.mark.parametrize("compression", [{"precision": "bf16"},
+                                         {"precision": "int8", "target": "W_h"},
+                                         {"method": "svd", "rank": 3, "target": "W_h", "precision": "int8"}])
+def test_low_precision_archive_reloads_with_identical_predictions(dense_archive, tmp_path, compression):
+    from allennlp_lstmfact.core.precision import stored_bytes
+    from tests.test_compression_block import TINY_ELMO_MATRICES, bytes_saved
+
+    output = tmp_path / "low.tar.gz"
+    result = compress_archive(str(dense_archive), str(output), compression)
+    expected = load_archive(str(dense_archive))
+    dense_bytes = stored_bytes(expected.model)
+    ElmoCompression(**compression).apply(expected.model)
+    reloaded = load_archive(str(output))
+    torch.testing.assert_close(predictions(reloaded), predictions(expected), atol=0, rtol=0)
+    assert reloaded.config["model"]["compression"] == compression
+    precision = compression["precision"]
+    if "method" not in compression:  # every W_i, W_h and W_p, whatever the target
+        saved = sum(bytes_saved(precision, *shape) for shape in TINY_ELMO_MATRICES)
+        assert dense_bytes - stored_bytes(reloaded.model) == saved
+        assert result.params_after == result.params_before
+    assert os.path.getsize(output) < os.path.getsize(dense_archive)
+
+
+def test_language_model_archive_in_low_precision_reloads_and_keeps_its_perplexity(dense_lm_archive, tmp_path):
+    from allennlp_lstmfact.lm.compression import LanguageModelCompression
+
+    output = tmp_path / "int8.tar.gz"
+    compression = {"precision": "int8", "target": "both"}
+    compress_archive(str(dense_lm_archive), str(output), compression)
+    dense = load_archive(str(dense_lm_archive)).model
+    expected = load_archive(str(dense_lm_archive)).model
+    LanguageModelCompression(**compression).apply(expected)
+    reloaded = load_archive(str(output)).model
+    assert lm_perplexity(reloaded) == lm_perplexity(expected)
+    assert lm_perplexity(reloaded) == pytest.approx(lm_perplexity(dense), rel=0.01)  # the target: <= 1 %
+
+
+def test_precision_flag(capsys):
+    assert parse_compress_flags("--precision", "bf16", "--target", "both") == {"precision": "bf16", "target": "both",
+                                                                               "seed": 0}
+    assert parse_compress_flags("--method", "svd", "--rank", "2", "--precision", "int8")["precision"] == "int8"
+    with pytest.raises(ConfigurationError, match=r"or --precision bf16/int8 alone"):
+        parse_compress_flags("--precision", "fp32")
+    with pytest.raises(SystemExit) as exit_info:
+        parse_compress_flags("--precision", "fp16")
+    assert exit_info.value.code == 2
+    [line] = capsys.readouterr().err.splitlines()  # the program name is this test's
+    assert line.endswith(" compress: error: argument --precision: invalid choice: 'fp16' (choose from 'fp32', 'bf16', "
+                         "'int8')")
+
+
+@pytest.mark.slow  # two `allennlp` processes
+def test_cli_low_precision_archive_predicts_as_before_saving(dense_archive, tmp_path):
+    allennlp = str(Path(sys.executable).parent / "allennlp")
+    output = tmp_path / "int8.tar.gz"
+    for args in (["compress", str(dense_archive), "--precision", "int8", "--target", "both", "-o", str(output)],
+                 ["predict", str(output), SST_TINY, "--use-dataset-reader", "--silent", "--batch-size", "8",
+                  "--output-file", str(tmp_path / "predictions.jsonl")]):
+        result = subprocess.run([allennlp, *args], cwd=REPO, capture_output=True, text=True)
+        assert result.returncode == 0, result.stderr[-3000:]
+    expected = load_archive(str(dense_archive))
+    ElmoCompression(precision="int8", target="both").apply(expected.model)
+    predicted = [json.loads(line)["probs"] for line in (tmp_path / "predictions.jsonl").read_text().splitlines()[:8]]
+    torch.testing.assert_close(torch.tensor(predicted), predictions(expected), atol=1e-6, rtol=0)

@@ -5,7 +5,7 @@ import torch
 from allennlp.common import Params
 from allennlp.common.checks import ConfigurationError
 from allennlp.common.testing import ModelTestCase
-from allennlp.data import Vocabulary
+from allennlp.data import Batch, Vocabulary
 from allennlp.data.dataset_readers import DatasetReader
 from allennlp.models import Model
 from allennlp.modules.augmented_lstm import AugmentedLstm, BiAugmentedLstm
@@ -200,6 +200,25 @@ def test_full_rank_everything_compressed_predicts_as_stock(esim_parts):
     with torch.no_grad():
         expected, got = stock.forward_on_instances(instances), compressed.forward_on_instances(instances)
     assert max(abs(ours["label_probs"] - theirs["label_probs"]).max() for ours, theirs in zip(got, expected)) <= 1e-5
+
+
+@pytest.mark.parametrize("precision", ["bf16", "int8"])
+def test_every_lstm_in_low_precision_predicts_near_stock_and_refuses_training(esim_parts, precision):
+    """Precision alone over ELMo's and ESIM's LSTMs: every W_i, W_h (and ELMo's W_p) converted, outputs near fp32."""
+    from allennlp_lstmfact.core.precision import is_low_precision
+
+    stock = build(esim_parts).eval()
+    converted = build(esim_parts, {"precision": precision, "modules": "all"}).eval()
+    # ELMo: 2 layers x 2 directions x (W_i, W_h, W_p); ESIM: 2 LSTMs x 2 directions x (W_i, W_h)
+    assert len([m for m in converted.modules() if is_low_precision(m)]) == 12 + 8
+    reader = DatasetReader.from_params(Params.from_file(str(ESIM_CONFIG)).pop("dataset_reader"))
+    instances = list(reader.read(str(SNLI_TINY)))
+    expected, got = stock.forward_on_instances(instances), converted.forward_on_instances(instances)
+    assert max(abs(ours["label_probs"] - theirs["label_probs"]).max() for ours, theirs in zip(got, expected)) <= 1e-2
+    batch = Batch(instances)
+    batch.index_instances(converted.vocab)
+    with pytest.raises(ValueError, match="passes no gradient"):  # training: ESIM's encoder input needs a gradient
+        converted.train()(**batch.as_tensor_dict())
 
 
 class TestEverythingCompressedTrainsSavesAndLoads(ModelTestCase):

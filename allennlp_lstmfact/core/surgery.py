@@ -1,7 +1,8 @@
 """
 One entry point, `compress_modules`, that replaces the `nn.Linear` layers of a module tree
 selected by a `CompressionSpec` with the layers of a registered method (`core.methods`: e.g.
-`LowRankLinear` for svd, `MaskedLinear` for prune, `MonarchLinear` for monarch), in place; and
+`LowRankLinear` for svd, `MaskedLinear` for prune, `MonarchLinear` for monarch), optionally in low
+precision (`core.precision`: bf16 or int8, also for dense matrices without a method), in place; and
 `compress_deferred`, which compresses the staged layers it built.
 """
 import re
@@ -12,7 +13,8 @@ import torch
 from torch import nn
 
 from allennlp_lstmfact.core.factorize import check_weight, low_rank_parameter_count, relative_error
-from allennlp_lstmfact.core.methods import MethodOptions, get_method
+from allennlp_lstmfact.core.methods import METHODS, MethodOptions, get_method
+from allennlp_lstmfact.core.precision import CONVERTIBLE_LAYERS, check_precision, to_precision
 from allennlp_lstmfact.core.rank_selection import (
     ALLOCATIONS,
     budget_ranks,
@@ -41,10 +43,10 @@ class CompressionSpec:
 
     method : `str`
         A registered method (`core.methods.METHODS`; `"prune"`: magnitude pruning at the parameter
-        budget of the rank).
+        budget of the rank); `None` keeps the matrices dense and changes only their `precision`.
     rank : `int`, optional (default = `None`)
-        Rank r for every target (unless `rank_pattern` says otherwise). Exactly one of `rank`,
-        `budget` and `energy` is required.
+        Rank r for every target (unless `rank_pattern` says otherwise). With a method, exactly one
+        of `rank`, `budget` and `energy` is required; without, none.
     targets : `Sequence[str]`, optional (default = `()`)
         Module names matched exactly or as a dotted suffix (`"state_linearity"` matches
         `"...forward_layer_0.state_linearity"`).
@@ -72,9 +74,13 @@ class CompressionSpec:
     method_options : `Mapping[str, Any]`, optional (default = `{}`)
         The method's options (its `MethodOptions` fields, e.g. `solver` for SVD; `init`, `max_iter`,
         `tol` for Semi-NMF; `grid` for block_svd); stored validated, as the method's options object.
+    precision : `str`, optional (default = `"fp32"`)
+        `"bf16"` or `"int8"`: the compressed (or, without a method, dense) matrices are stored and
+        multiplied in that precision (`core.precision`); only for the methods whose layer is a
+        `LowRankLinear` (svd, semi_nmf, asvd, fisher_svd), and not staged.
     """
 
-    method: str
+    method: Optional[str]
     rank: Optional[int] = None
     targets: Tuple[str, ...] = ()
     target_regex: Optional[str] = None
@@ -86,15 +92,23 @@ class CompressionSpec:
     budget: Optional[float] = None
     allocation: str = "uniform"
     energy: Optional[float] = None
+    precision: str = "fp32"
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "method_options", get_method(self.method).parse_options(self.method_options))
+        check_precision(self.precision)
+        if self.method is None:
+            self._check_precision_only()
+        else:
+            object.__setattr__(self, "method_options", get_method(self.method).parse_options(self.method_options))
+            check_method_precision(self.method, self.precision)
         object.__setattr__(self, "targets", _names("targets", self.targets))
         object.__setattr__(self, "exclude", _names("exclude", self.exclude))
         if not isinstance(self.rank_pattern, Mapping) or not all(isinstance(p, str) for p in self.rank_pattern):
             raise ValueError(f"rank_pattern must map regular expressions to ranks, got {self.rank_pattern!r}")
         if not self.targets and self.target_regex is None:
             raise ValueError("a CompressionSpec needs `targets` or `target_regex` (which modules to compress)")
+        if self.method is None:
+            return
         given = check_sizes(rank=self.rank, budget=self.budget, energy=self.energy)
         for key, rank in [("rank", self.rank), *((f"rank_pattern[{p!r}]", r) for p, r in self.rank_pattern.items())]:
             if rank is not None:
@@ -113,6 +127,19 @@ class CompressionSpec:
                     re.compile(pattern)
                 except re.error as error:
                     raise ValueError(f"invalid regular expression {pattern!r}: {error}") from None
+
+    def _check_precision_only(self) -> None:
+        """The checks of a spec without a method: it changes the precision of dense matrices, nothing else."""
+        if self.precision == "fp32":
+            raise ValueError("a CompressionSpec without a method changes only the precision: give precision bf16 or "
+                             "int8, or a method")
+        sizes = {key: value for key, value in (("rank", self.rank), ("budget", self.budget), ("energy", self.energy))
+                 if value is not None}
+        if sizes or self.rank_pattern or self.method_options:
+            given = sizes or ({"rank_pattern": self.rank_pattern} if self.rank_pattern else
+                              {"method_options": self.method_options})
+            raise ValueError(f"{', '.join(f'{k}={v!r}' for k, v in given.items())} needs a method (without one the "
+                             f"matrices stay dense, in precision {self.precision!r})")
 
     def matches(self, name: str) -> bool:
         if any(re.search(pattern, name) for pattern in self.exclude):
@@ -166,6 +193,7 @@ class CompressedMatrix:
     params_before: int
     params_after: int
     relative_error: float
+    precision: str = "fp32"
 
 
 @dataclass
@@ -190,7 +218,8 @@ class CompressionReport:
         lines = ["| matrix | shape | method | rank | params before | params after | rel. error |",
                  "|---|---|---|---:|---:|---:|---:|"]
         for m in self.matrices:
-            lines.append(f"| {m.name} | {m.shape[0]}x{m.shape[1]} | {m.method} | {m.rank} | "
+            method = m.method if m.precision == "fp32" else f"{m.method} ({m.precision})"
+            lines.append(f"| {m.name} | {m.shape[0]}x{m.shape[1]} | {method} | {m.rank} | "
                          f"{m.params_before:,} | {m.params_after:,} | {m.relative_error:.4f} |")
         lines.append(f"| **total** | | | | {self.params_before:,} | {self.params_after:,} | |")
         return "\n".join(lines)
@@ -200,10 +229,12 @@ def _weight_count(layer: nn.Module) -> int:
     return layer.stored_parameter_count() - (layer.bias.numel() if layer.bias is not None else 0)
 
 
-def _report_row(name: str, layer: nn.Module, method: str, rank: int, dense_weight) -> CompressedMatrix:
+def _report_row(name: str, layer: nn.Module, method: str, rank: int, dense_weight,
+                precision: str = "fp32") -> CompressedMatrix:
     return CompressedMatrix(name=name, shape=tuple(dense_weight.shape), method=method, rank=rank,
                             params_before=dense_weight.numel(), params_after=_weight_count(layer),
-                            relative_error=relative_error(dense_weight.data, layer.reconstruct_weight().data))
+                            relative_error=relative_error(dense_weight.data, layer.reconstruct_weight().data),
+                            precision=precision)
 
 
 def compress_deferred(root: nn.Module, names: Optional[Sequence[str]] = None) -> CompressionReport:
@@ -236,6 +267,14 @@ def find_targets(root: nn.Module, spec: CompressionSpec) -> List[str]:
     return names
 
 
+def check_method_precision(method: str, precision: str) -> None:
+    """`ValueError` unless the layers of `method` convert to `precision` (`core.precision.to_precision`)."""
+    if precision != "fp32" and get_method(method).layer not in CONVERTIBLE_LAYERS:
+        convertible = [name for name, m in METHODS.items() if m.layer in CONVERTIBLE_LAYERS]
+        raise ValueError(f"precision {precision!r} applies to dense matrices and to the low-rank methods "
+                         f"{', '.join(convertible)}; not to method {method!r}")
+
+
 def compress_modules(root: nn.Module, spec: CompressionSpec, progress: bool = False, deferred: bool = False,
                      data_scales: Optional[Dict[str, torch.Tensor]] = None,
                      shapes_only: bool = False) -> CompressionReport:
@@ -249,20 +288,18 @@ def compress_modules(root: nn.Module, spec: CompressionSpec, progress: bool = Fa
     statistics, see `CompressionMethod.calibration`) feed the data-aware methods. With `shapes_only`
     the values of the new layers are left uninitialized: a state dict holding them (an archive's) must be
     loaded next; nothing is factorized, the weights are not read, and the report gives the budget with
-    NaN errors. The ranks must then not depend on the weights (`ValueError` otherwise).
+    NaN errors. The ranks must then not depend on the weights (`ValueError` otherwise). With a
+    `spec.precision` other than fp32 the new layers (or, without a method, the dense matrices) are
+    converted to it; staged layers cannot be.
     """
-    method = get_method(spec.method)
+    if deferred and spec.precision != "fp32":
+        raise ValueError(f"staged (deferred) compression trains its layers, which precision {spec.precision!r} "
+                         "freezes; stage in fp32 and convert afterwards")
     names = find_targets(root, spec)
     if not names:
         available = [name for name, module in root.named_modules() if isinstance(module, nn.Linear)]
         raise ValueError(f"no module matched targets={list(spec.targets)} target_regex={spec.target_regex!r}; "
                          f"nn.Linear modules available: {available[:20]}{' ...' if len(available) > 20 else ''}")
-    if progress:
-        from tqdm import tqdm
-
-        names_iter = tqdm(names, desc=f"{spec.method} compression")
-    else:
-        names_iter = names
     if shapes_only and spec.ranks_depend_on_weights:
         raise ValueError("a shapes-only compression needs ranks that do not depend on the weights "
                          f"(rank, or a uniform budget), got {spec.budget=} {spec.allocation=} {spec.energy=}")
@@ -273,6 +310,20 @@ def compress_modules(root: nn.Module, spec: CompressionSpec, progress: bool = Fa
                 check_weight(weight)
         except ValueError as error:
             raise ValueError(f"cannot compress {name!r}: {error}") from None
+    if spec.method is None:
+        replacements = {name: to_precision(root.get_submodule(name), spec.precision) for name in names}
+        report = CompressionReport([_report_row(name, layer, "dense", min(layer.weight.shape),
+                                                root.get_submodule(name).weight, spec.precision)
+                                    for name, layer in replacements.items()])
+        _replace(root, replacements)
+        return report
+    method = get_method(spec.method)
+    if progress:
+        from tqdm import tqdm
+
+        names_iter = tqdm(names, desc=f"{spec.method} compression")
+    else:
+        names_iter = names
     spec.check_rank_pattern(names)
     try:
         if method.data_aware and spec.ranks_depend_on_weights:
@@ -295,16 +346,32 @@ def compress_modules(root: nn.Module, spec: CompressionSpec, progress: bool = Fa
                                        shapes_only=shapes_only)
         except ValueError as error:
             raise ValueError(f"cannot compress {name!r}: {error}") from None
+        if shapes_only and spec.precision != "fp32":  # converting reads values: zeros, which the state dict replaces
+            layer = _zeros_like_module(layer)
+        layer = to_precision(layer, spec.precision)
         replacements[name] = layer
         if deferred or shapes_only:
             row = CompressedMatrix(name=name, shape=tuple(linear.weight.shape), method=spec.method, rank=rank,
                                    params_before=linear.weight.numel(),
                                    params_after=low_rank_parameter_count(tuple(linear.weight.shape), rank),
-                                   relative_error=float("nan"))
+                                   relative_error=float("nan"), precision=spec.precision)
         else:
-            row = _report_row(name, layer, spec.method, rank, linear.weight)
+            row = _report_row(name, layer, spec.method, rank, linear.weight, spec.precision)
         report.matrices.append(row)
+    _replace(root, replacements)
+    return report
+
+
+def _zeros_like_module(layer: nn.Module) -> nn.Module:
+    """`layer` (built on the meta device: shapes only) with its parameters and buffers as CPU zeros."""
+    layer = layer.to_empty(device="cpu")
+    with torch.no_grad():
+        for tensor in [*layer.parameters(), *layer.buffers()]:
+            tensor.zero_()
+    return layer
+
+
+def _replace(root: nn.Module, replacements: Dict[str, nn.Module]) -> None:
     for name, layer in replacements.items():
         parent_name, _, child_name = name.rpartition(".")
         setattr(root.get_submodule(parent_name), child_name, layer)
-    return report

@@ -64,6 +64,9 @@ class LanguageModelCompression(LstmCompressionBlock, FromParams):
         Rank selection for the LSTM matrices, as in `ElmoCompression` (module names such as
         `"lstm_layers.2.state_linearity"`). `energy` and a `"spectral"` budget need trained weights:
         use them in `compressed_from_pretrained` or `allennlp compress`.
+    precision : `str`, optional (default = `"fp32"`)
+        `"bf16"` or `"int8"` for the LSTM matrices (see `ElmoCompression`; without `method` they
+        stay dense); inference only: the layers are frozen, so training or fine-tuning the model raises.
     """
 
     def __init__(self, method: Optional[str] = None, rank: Optional[int] = None, target: str = "W_h",
@@ -71,7 +74,7 @@ class LanguageModelCompression(LstmCompressionBlock, FromParams):
                  method_options: Optional[Dict[str, Any]] = None, staged: bool = False, calibrated: bool = False,
                  vocabulary: Optional[VocabularyCompression] = None, budget: Optional[float] = None,
                  allocation: str = "uniform", energy: Optional[float] = None,
-                 rank_pattern: Optional[Dict[str, int]] = None) -> None:
+                 rank_pattern: Optional[Dict[str, int]] = None, precision: str = "fp32") -> None:
         sizes = {key: value for key, value in [("rank", rank), ("budget", budget), ("energy", energy),
                                                ("rank_pattern", rank_pattern)] if value is not None}
         if method is None:
@@ -79,13 +82,13 @@ class LanguageModelCompression(LstmCompressionBlock, FromParams):
                 given = ", ".join(f"{key}={value!r}" for key, value in sizes.items())
                 raise ConfigurationError(f"compression.method is required with {given} (the LSTM matrices); "
                                          "leave those out to compress only the vocabulary")
-            if vocabulary is None:
+            if vocabulary is None and precision == "fp32":
                 raise ConfigurationError("the compression block compresses nothing: give method and rank (LSTM "
-                                         "matrices) and/or vocabulary (embedding and softmax)")
+                                         "matrices), precision, and/or vocabulary (embedding and softmax)")
             if staged:
                 raise ConfigurationError("compression.staged applies to the LSTM matrices; this block has no method")
         super().__init__(method, rank, target, layers, allow_parameter_increase, seed, method_options, staged,
-                         calibrated, budget, allocation, energy, rank_pattern)
+                         calibrated, budget, allocation, energy, rank_pattern, precision)
         if staged and vocabulary is not None:
             raise ConfigurationError("compression.staged covers the LSTM matrices only; compress the vocabulary in a "
                                      "block without staged")
@@ -99,15 +102,15 @@ class LanguageModelCompression(LstmCompressionBlock, FromParams):
         """
         The core `CompressionSpec` for LSTM layers with these module names (see `core_spec`).
         """
-        if self.method is None:
-            raise ConfigurationError("this compression block has no LSTM method")
+        if not self.compresses_lstm:
+            raise ConfigurationError("this compression block has no LSTM method or precision")
         chosen = self.layer_indices(len(layer_names), "this model has LSTM layers")
         targets = [f"{layer_names[k]}.{attribute}" for k in chosen for attribute in self.target_attributes]
         return self.core_spec(calibrating, structure_only, targets=targets)
 
     def target_names(self, module: nn.Module) -> List[str]:
-        """Names (in `module`) of the LSTM linear layers this block compresses (none without `method`)."""
-        if self.method is None:
+        """Names (in `module`) of the LSTM linear layers this block compresses (none without `method` or `precision`)."""
+        if not self.compresses_lstm:
             return []
         layer_names = self.lstm_layer_names(module)
         return [name for name in self.spec(layer_names).targets]
@@ -122,7 +125,7 @@ class LanguageModelCompression(LstmCompressionBlock, FromParams):
         next, so only the compressed shapes matter (no statistics, no GroupReduce frequencies).
         """
         report = CompressionReport()
-        if self.method is not None:
+        if self.compresses_lstm:
             layer_names = self.lstm_layer_names(module)
             if not layer_names:
                 raise ConfigurationError(f"no LstmLayer found in {type(module).__name__} to compress")
@@ -136,6 +139,7 @@ class LanguageModelCompression(LstmCompressionBlock, FromParams):
                                           deferred=self.staged,
                                           data_scales=data_scales if calibrating else None,
                                           shapes_only=structure_only)
+                report = self.convert_other_matrices(module, report)
             except ValueError as error:
                 raise ConfigurationError(f"LSTM compression failed: {error}") from None
         if self.vocabulary is not None:
@@ -147,7 +151,9 @@ class LanguageModelCompression(LstmCompressionBlock, FromParams):
         return report
 
     def describe(self) -> str:
-        parts = [] if self.method is None else [f"{self.method} {self.target} {self.size()}"]
+        parts = []
+        if self.compresses_lstm:
+            parts.append(f"{self.method} {self.target} {self.size()}" if self.method else f"LSTM {self.size()}")
         if self.vocabulary is not None:
             vocabulary = self.vocabulary
             size = f"average rank {vocabulary.average_rank}" if vocabulary.budget is None else \
@@ -220,6 +226,9 @@ class CompressedFromPretrained(Model):
         statistics are collected on the pretrained model over the first `num_calibration_batches`
         batches (10 rows of 35 steps). Required for them when `pretrained_file` is given.
     num_calibration_batches : `int`, optional (default = `16`)
+
+    Fine-tuning (`pretrained_file` given) in a low `compression.precision` is refused: its layers
+    are frozen; fine-tune in fp32 and convert the archive (`allennlp compress --precision`).
     """
 
     default_predictor = "inner_model_default"  # allennlp_lstmfact.predictors: the inner model's
@@ -228,6 +237,10 @@ class CompressedFromPretrained(Model):
     def build(cls, vocab: Vocabulary, model: Model, compression: LanguageModelCompression,
               pretrained_file: Optional[str] = None, calibration_data_path: Optional[str] = None,
               num_calibration_batches: int = 16) -> Model:
+        if pretrained_file is not None and compression.precision != "fp32":
+            raise ConfigurationError(f"fine-tuning in compression.precision {compression.precision!r} is refused: "
+                                     "its layers are frozen (no fp32 master weights); fine-tune in fp32, then "
+                                     f"`allennlp compress --precision {compression.precision}` the archive")
         before = count_parameters(model)
         if pretrained_file is not None:
             archive = load_pretrained_weights(model, pretrained_file)

@@ -16,6 +16,9 @@ How a layer runs, cheapest first:
   r(4·hidden + hidden) multiply-adds per step instead of 4·hidden². Of a smaller hidden size, the
   loop's per-step overhead costs more than the dense product: U_h V_h is multiplied out (once per
   forward pass, so gradients still reach both factors) for the fused kernel.
+- W_i or W_h is a low-precision layer (bf16 or int8, `core.precision`): the time loop, with the
+  layers themselves computing W_i x_t for the whole sequence at once (hoisted) and W_h h_t + b at
+  each step in their precision; gates and cell state in fp32.
 A layer runs one direction: `CompressibleLstm` runs a backward direction on time-reversed
 sequences (a row permutation of the packed data), so every direction of every layer has both paths.
 """
@@ -28,6 +31,7 @@ from torch import _VF, nn
 from torch.nn import functional as F
 from torch.nn.utils.rnn import PackedSequence
 
+from allennlp_lstmfact.core.precision import is_low_precision
 from allennlp_lstmfact.lm.weight_drop import drop_connect, linear_chain
 
 LstmState = Tuple[torch.Tensor, torch.Tensor]
@@ -121,6 +125,11 @@ class LstmLayer(nn.Module):
             if bias is not None:
                 bias.uniform_(-bound, bound).add_(torch.empty_like(bias).uniform_(-bound, bound))
 
+    @property
+    def low_precision(self) -> bool:
+        """Whether W_i or W_h is a low-precision layer: the layers then compute their own products."""
+        return is_low_precision(self.input_linearity) or is_low_precision(self.state_linearity)
+
     def weights(self) -> LayerWeights:
         """This forward pass's matrices (one DropConnect mask per call in training)."""
         input_matrices, input_bias = linear_chain(self.input_linearity)
@@ -144,6 +153,11 @@ class LstmLayer(nn.Module):
         """
         batch_size, num_steps, _ = inputs.shape
         hidden, memory = state if state is not None else self.zero_state(inputs, batch_size)
+        if self.low_precision:
+            time_major = inputs.transpose(0, 1).reshape(num_steps * batch_size, -1)
+            outputs, final_state = self.recurrence(self.module_input_gates(time_major).split(batch_size), hidden,
+                                                   memory, None)
+            return torch.stack(outputs, dim=1), final_state
         weights = self.weights()
         kernel_weights = weights.kernel_weights()
         if kernel_weights is not None:
@@ -161,9 +175,14 @@ class LstmLayer(nn.Module):
         """
         This layer over the data of a `PackedSequence` (time major, rows sorted by length), from
         `state` (h, c) of shape (batch, hidden_size); with `reversal` (see `reversal_index`) over
-        every sequence backwards in time; with `weights` (default: `self.weights()`). Returns the
-        output data and the final (h, c).
+        every sequence backwards in time; with `weights` (default: `self.weights()`; unused by a
+        low-precision layer). Returns the output data and the final (h, c).
         """
+        if self.low_precision:
+            gates = self.module_input_gates(data if reversal is None else data[reversal])
+            step_outputs, final_state = self.recurrence(gates.split(batch_sizes.tolist()), *state, None)
+            outputs = torch.cat(step_outputs)
+            return (outputs if reversal is None else outputs[reversal]), final_state
         weights = self.weights() if weights is None else weights
         kernel_weights = weights.kernel_weights()
         hidden, memory = state
@@ -183,19 +202,37 @@ class LstmLayer(nn.Module):
             outputs = torch.cat(step_outputs)
         return (outputs if reversal is None else outputs[reversal]), final_state
 
+    def module_input_gates(self, inputs: torch.Tensor) -> torch.Tensor:
+        """W_i x for all rows of `inputs` as the `input_linearity` module computes it, in the loop's gate order."""
+        return self.input_linearity(inputs)[:, _loop_gate_order(self.hidden_size, inputs.device)]
+
     def recurrence(self, steps: List[torch.Tensor], hidden: torch.Tensor, memory: torch.Tensor,
-                   weights: LayerWeights) -> Tuple[List[torch.Tensor], LstmState]:
+                   weights: Optional[LayerWeights]) -> Tuple[List[torch.Tensor], LstmState]:
         """
         The time loop over each step's input gates (`loop_input_gates`; the rows of a step a prefix of
         the previous step's, as in a packed sequence); returns each step's h and the final (h, c) of
-        every row. When nothing needs a gradient the gate nonlinearities run in place.
+        every row. When nothing needs a gradient the gate nonlinearities run in place. Without
+        `weights` (a low-precision layer) the `state_linearity` module computes W_h h + b at each step.
         """
-        *leading, last = weights.state_matrices
         size = self.hidden_size
-        # contiguous: addmm with a transposed (r × 4·hidden) factor is 3x slower
-        last = last[:, _loop_gate_order(size, last.device)].contiguous()
+        order = _loop_gate_order(size, hidden.device)
+        if weights is None:
+            state_matrices = []
+
+            def step_gates(step_input_gates, hidden):
+                return self.state_linearity(hidden)[:, order].add_(step_input_gates)
+        else:
+            state_matrices = weights.state_matrices
+            *leading, last = state_matrices
+            # contiguous: addmm with a transposed (r × 4·hidden) factor is 3x slower
+            last = last[:, order].contiguous()
+
+            def step_gates(step_input_gates, hidden):
+                for matrix in leading:
+                    hidden = hidden @ matrix
+                return torch.addmm(step_input_gates, hidden, last)
         in_place = not torch.is_grad_enabled() or not any(
-            tensor.requires_grad for tensor in (*steps[:1], hidden, memory, *weights.state_matrices))
+            tensor.requires_grad for tensor in (*steps[:1], hidden, memory, *state_matrices))
         outputs, finished = [], []
         # split, not input_gates[step]: the backward of 70 indexings would write 70 full-size zero
         # gradients (O(T²) memory traffic, most of a training step); split's backward concatenates once.
@@ -204,10 +241,7 @@ class LstmLayer(nn.Module):
             if rows < hidden.shape[0]:  # the sequences from row `rows` on have ended
                 finished.append((hidden[rows:], memory[rows:]))
                 hidden, memory = hidden[:rows], memory[:rows]
-            projected = hidden
-            for matrix in leading:
-                projected = projected @ matrix
-            gates = torch.addmm(step_input_gates, projected, last)
+            gates = step_gates(step_input_gates, hidden)
             if in_place:
                 gates[:, :3 * size].sigmoid_()
                 gates[:, 3 * size:].tanh_()
@@ -341,7 +375,8 @@ class CompressibleLstm(nn.Module):
             hx = (zeros, zeros)
         elif packed and inputs.sorted_indices is not None:
             hx = (hx[0].index_select(1, inputs.sorted_indices), hx[1].index_select(1, inputs.sorted_indices))
-        weights = [[layer.weights() for layer in directions] for directions in self.layers()]
+        weights = [[None if layer.low_precision else layer.weights() for layer in directions]
+                   for directions in self.layers()]
         flat_weights = self._single_call_weights(weights)
         options = (self.num_layers, self.dropout, self.training, self.bidirectional)
         if flat_weights is not None and not packed:  # exactly nn.LSTM's call
@@ -374,11 +409,13 @@ class CompressibleLstm(nn.Module):
         return outputs, (hidden, memory)
 
     @staticmethod
-    def _single_call_weights(weights: List[List[LayerWeights]]) -> Optional[List[torch.Tensor]]:
+    def _single_call_weights(weights: List[List[Optional[LayerWeights]]]) -> Optional[List[torch.Tensor]]:
         """nn.LSTM's flat weights when every layer runs in the fused kernel on its plain input, else `None`."""
         flat = []
         for directions in weights:
             for layer_weights in directions:
+                if layer_weights is None:  # a low-precision layer
+                    return None
                 kernel_weights = layer_weights.kernel_weights()
                 if kernel_weights is None or len(layer_weights.input_matrices) > 1:
                     return None
@@ -406,7 +443,7 @@ class CompressibleLstm(nn.Module):
         return record
 
     def _run_layer_by_layer(self, data: torch.Tensor, batch_sizes: torch.Tensor, hx: LstmState,
-                            weights: List[List[LayerWeights]], record: Optional[list] = None
+                            weights: List[List[Optional[LayerWeights]]], record: Optional[list] = None
                             ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         reversal = reversal_index(batch_sizes) if self.bidirectional else None
         hidden, memory = [], []

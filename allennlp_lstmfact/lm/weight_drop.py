@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from allennlp_lstmfact.core.layers import DeferredLowRankLinear, LowRankLinear
+from allennlp_lstmfact.core.precision import is_low_precision
 
 
 def linear_chain(layer: nn.Module) -> Tuple[List[torch.Tensor], Optional[torch.Tensor]]:
@@ -31,10 +32,11 @@ def linear_chain(layer: nn.Module) -> Tuple[List[torch.Tensor], Optional[torch.T
         return [layer.weight.t()], layer.bias
     if type(layer) in (LowRankLinear, DeferredLowRankLinear):
         return [layer.weight_v.t(), layer.weight_u.t()], layer.bias
-    if hasattr(layer, "reconstruct_weight"):
+    if hasattr(layer, "reconstruct_weight") and not is_low_precision(layer):
         return [layer.reconstruct_weight().t()], getattr(layer, "bias", None)
     raise TypeError(f"cannot read a {type(layer).__name__} as a chain of matrices; supported: torch.nn.Linear, "
-                    "LowRankLinear, and layers with reconstruct_weight()")
+                    "LowRankLinear, and layers with reconstruct_weight() (not low-precision ones, which compute "
+                    "their own products)")
 
 
 def drop_connect(matrices: List[torch.Tensor], probability: float) -> List[torch.Tensor]:

@@ -170,7 +170,8 @@ ELMO_CONFIG_CASES = [
     Case("elmo-unknown-key", ELMO_CONFIG, '"rnk": 3 (a typo)', ConfigurationError,
          "compression: unknown key 'rnk'; allowed: method, rank, target", run=_elmo_block(rank=2, rnk=3)),
     Case("elmo-method-missing", ELMO_CONFIG, "no method", ConfigurationError,
-         "compression.method is required; allowed: svd, semi_nmf", run=lambda ws, out: _embedder(ws, {"rank": 2})),
+         "compression.method is required (or precision bf16 or int8 alone); allowed: svd, semi_nmf",
+         run=lambda ws, out: _embedder(ws, {"rank": 2})),
     Case("elmo-rank-pattern-unmatched", ELMO_CONFIG, '"rank_pattern": {"layer_9": 2}', ConfigurationError,
          "rank_pattern 'layer_9' matches none of the compressed matrices", run=_elmo_block(rank=2, rank_pattern={
              "layer_9": 2}), item="wrong result 2"),
