@@ -396,9 +396,9 @@ def compression_from_args(args: argparse.Namespace) -> Dict[str, Any]:
     sizes = {key: given[key] for key in ("rank", "budget", "energy") if key in given}
     precision_alone = "method" not in given and not sizes and given.get("precision", "fp32") != "fp32"
     if not precision_alone and ("method" not in given or len(sizes) != 1):
+        alone = "--precision bf16/int8 alone, or " if hasattr(args, "precision") else ""  # allennlp compress only
         raise ConfigurationError(f"--method and exactly one of --rank, --budget and --energy are required (or "
-                                 f"--precision bf16/int8 alone, or --spec FILE); got method {given.get('method')!r} "
-                                 f"and {sizes or 'no size'}")
+                                 f"{alone}--spec FILE); got method {given.get('method')!r} and {sizes or 'no size'}")
     return {"target": "W_h", "seed": 0, **given}
 
 
