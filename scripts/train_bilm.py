@@ -23,6 +23,7 @@ import argparse
 import json
 import logging
 import os
+import sys
 
 import torch
 from allennlp.common.plugins import import_plugins
@@ -38,7 +39,15 @@ PRESETS = {
 }
 
 
+# glibc hands freed large blocks (the softmax's logits, hundreds of MB a batch) back to the kernel and
+# faults them in again, zeroed, on the next batch: measured once here, 227,000 page faults/s and 3.4 s a
+# batch late in an epoch, against 200 faults/s and ~1.1 s a batch with the heap kept (2 threads).
+KEEP_HEAP = {"MALLOC_MMAP_MAX_": "0", "MALLOC_TRIM_THRESHOLD_": str(10 ** 11)}
+
+
 def main() -> None:
+    if any(os.environ.get(name) != value for name, value in KEEP_HEAP.items()):  # glibc reads them at start-up
+        os.execve(sys.executable, [sys.executable, "-m", "scripts.train_bilm", *sys.argv[1:]], {**os.environ, **KEEP_HEAP})
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--preset", choices=sorted(PRESETS), default="ptb", help="config, folder, epochs, threads")
     parser.add_argument("--config", help="the preset's config unless given")
