@@ -40,8 +40,9 @@ PRESETS = {
 
 
 # glibc hands freed large blocks (the softmax's logits, hundreds of MB a batch) back to the kernel and
-# faults them in again, zeroed, on the next batch: measured once here, 227,000 page faults/s and 3.4 s a
-# batch late in an epoch, against 200 faults/s and ~1.1 s a batch with the heap kept (2 threads).
+# faults them in again, zeroed, on the next batch. Measured once here (2 threads, epoch 2 of the unlabeled
+# preset): 227,000 page faults/s and 3.4 s a batch before a restart with the heap kept; after it, 200
+# faults/s and 0.9-1.3 s a batch, creeping back to 48,000 faults/s and 1.3-1.6 s 300 batches later.
 KEEP_HEAP = {"MALLOC_MMAP_MAX_": "0", "MALLOC_TRIM_THRESHOLD_": str(10 ** 11)}
 
 
