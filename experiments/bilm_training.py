@@ -60,7 +60,7 @@ def export_archive(archive_file: str, output_dir: str) -> Tuple[str, str]:
     return options_file, weight_file
 
 
-def evaluate_perplexity(model: Model, data_path: str, carry_states: bool = False, batch_size: int = 64,
+def evaluate_perplexity(model: Model, data_path: Any, carry_states: bool = False, batch_size: int = 64,
                         reader: Optional[DatasetReader] = None) -> Dict[str, float]:
     """
     `forward_perplexity`, `backward_perplexity` and `perplexity` of an `elmo_bilm` model on
@@ -97,13 +97,13 @@ def _epoch_metrics(serialization_dir: str) -> Dict[int, Dict[str, float]]:
 
 
 def bilm_run_report(serialization_dir: str, options_file: str, weight_file: str,
-                    heldout: Optional[Dict[str, str]] = None) -> Dict[str, Any]:
+                    heldout: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
     """
     What a finished `elmo_bilm` run and its export amount to: parameters, the exported files,
     stock `Elmo`'s max |difference| from the trained biLM on 16 test sentences, per-epoch and
     final metrics, the test perplexities with `Elmo`'s carried-over LSTM states as well, and the
     perplexities on `heldout` corpora (name → a data path the run's dataset reader reads, e.g.
-    `'{"wikitext": ".../wiki.test.tokens"}'` for `bilm_corpora`).
+    `{"wikitext": ".../wiki.test.tokens"}` for `bilm_corpora`).
     """
     archive = load_archive(os.path.join(serialization_dir, ARCHIVE))
     model, config = archive.model, archive.config
@@ -128,7 +128,7 @@ def bilm_run_report(serialization_dir: str, options_file: str, weight_file: str,
 
 
 def train_export_and_report(config_file: str, serialization_dir: str, overrides: str = "",
-                            force: bool = False, heldout: Optional[Dict[str, str]] = None) -> Dict[str, Any]:
+                            force: bool = False, heldout: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
     """
     Train (or resume, or reuse) the biLM of `config_file`, export it to `serialization_dir/elmo/`,
     and write and return its `bilm_run_report` (`serialization_dir/bilm_report.json`).

@@ -66,7 +66,7 @@ def main() -> None:
     os.environ["NUM_EPOCHS"] = str(args.num_epochs)
     import_plugins()
     data = os.environ.get("LSTMFACT_DATA", "")
-    heldout = {name: json.dumps({corpus_format: os.path.join(data, path)})
+    heldout = {name: {corpus_format: os.path.join(data, path)}
                for name, (corpus_format, path) in heldout.items()} if data else {}
     report = train_export_and_report(args.config, args.serialization_dir, args.overrides, args.force, heldout)
     print(json.dumps(report, indent=2))
