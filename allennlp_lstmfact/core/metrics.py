@@ -55,9 +55,9 @@ def efficiency(metric: float, compressed_metric: float, params: int, compressed_
 
 def matrix_norms(weight: torch.Tensor) -> Dict[str, float]:
     """
-    Seed 001's norm analysis of one matrix: the entry-wise L1 norm Σ|w_ij|, σ(‖W‖₁) defined here as
-    the standard deviation of the per-row L1 norms (one row = one gate unit's weights), and the
-    nuclear norm Σσ_i.
+    The norm analysis of one matrix (Winata et al. 2019, §4.4): the entry-wise L1 norm Σ|w_ij|,
+    σ(‖W‖₁) defined here as the standard deviation of the per-row L1 norms (one row = one gate
+    unit's weights), and the nuclear norm Σσ_i.
     """
     weight = weight.detach().double()
     row_l1 = weight.abs().sum(dim=1)
