@@ -15,14 +15,19 @@ from allennlp_lstmfact.plugin import CONFIG_DEFAULTS
 from tests.bilm.conftest import tiny_options
 from tests.conftest import FIXTURES, REPO
 
-# Laid out as the shared data folder, so LSTMFACT_DATA can point at it.
+# Tiny hand-written files in each format (the real ones are read from LSTMFACT_DATA, never copied here).
 CORPORA = FIXTURES / "bilm" / "corpora"
-PTB_TRAIN = CORPORA / "ptb" / "ptb.train.txt"
-WIKITEXT = CORPORA / "wikitext-2" / "wiki.valid.tokens"
-TREES = CORPORA / "sst" / "train.txt"
-SNLI = CORPORA / "snli" / "snli_1.0_dev.labeled_pairs.jsonl"
-SQUAD = CORPORA / "squad" / "train-v1.1.sample-44-articles.json"
+PTB_TRAIN = CORPORA / "lines_train.txt"
+WIKITEXT = CORPORA / "wikitext.tokens"
+TREES = CORPORA / "trees.txt"
+SNLI = CORPORA / "snli_pairs.jsonl"
+SQUAD = CORPORA / "squad.json"
 CONFIG = REPO / "training_configs" / "bilm" / "elmo_bilm_unlabeled.jsonnet"
+# Where the unlabeled-text config looks under LSTMFACT_DATA: the fixture standing in for each file.
+DATA_LAYOUT = {"ptb/ptb.train.txt": PTB_TRAIN, "ptb/ptb.valid.txt": CORPORA / "lines_valid.txt",
+               "ptb/ptb.test.txt": CORPORA / "lines_test.txt", "wikitext-2/wiki.valid.tokens": WIKITEXT,
+               "sst/train.txt": TREES, "snli/snli_1.0_dev.labeled_pairs.jsonl": SNLI,
+               "squad/train-v1.1.sample-44-articles.json": SQUAD}
 
 
 def read_words(data_path, **reader_arguments):
@@ -61,9 +66,9 @@ def test_wikitext_skips_headings_and_blank_lines_and_splits_paragraphs_into_sent
 
 def test_snli_reads_each_premise_once_and_tokenizes_as_the_task_configs():
     assert read_words({"snli": str(SNLI)}) == [
-        "Two women are embracing while holding to go packages .".split(),
-        "The sisters are hugging goodbye .".split(),
-        "Two woman are holding packages .".split(),
+        "Two friends are hugging while holding paper bags .".split(),
+        "The friends are saying goodbye .".split(),
+        "Two people are holding bags .".split(),
         "A man is n't sleeping .".split(),
         "The man is sleeping .".split(),
     ]
@@ -142,13 +147,16 @@ def test_max_tokens_must_be_positive():
         BilmCorporaReader(max_tokens=0)
 
 
-def test_the_unlabeled_config_builds_its_readers_and_model_on_the_fixtures():
-    variables = {**CONFIG_DEFAULTS, "LSTMFACT_DATA": str(CORPORA), "NUM_EPOCHS": "1", "SEED": "1"}
+def test_the_unlabeled_config_builds_its_readers_and_model_on_the_fixtures(tmp_path):
+    for relative, fixture in DATA_LAYOUT.items():  # a stand-in for the shared data folder
+        (tmp_path / relative).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / relative).symlink_to(fixture)
+    variables = {**CONFIG_DEFAULTS, "LSTMFACT_DATA": str(tmp_path), "NUM_EPOCHS": "1", "SEED": "1"}
     params = Params.from_file(str(CONFIG), ext_vars=variables)
     values = params.as_dict(quiet=True)
     train = values["train_data_path"]
     assert set(train) == set(FORMATS)
-    assert all(path.startswith(str(CORPORA)) for path in train.values())
+    assert all(path.startswith(str(tmp_path)) for path in train.values())
     reader = DatasetReader.from_params(params.pop("dataset_reader"))
     validation_reader = DatasetReader.from_params(params.pop("validation_dataset_reader"))
     assert isinstance(reader, BilmCorporaReader) and isinstance(validation_reader, BilmCorporaReader)
