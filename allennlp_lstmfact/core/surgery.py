@@ -346,8 +346,6 @@ def compress_modules(root: nn.Module, spec: CompressionSpec, progress: bool = Fa
                                        shapes_only=shapes_only)
         except ValueError as error:
             raise ValueError(f"cannot compress {name!r}: {error}") from None
-        if shapes_only and spec.precision != "fp32":  # converting reads values: zeros, which the state dict replaces
-            layer = _zeros_like_module(layer)
         layer = to_precision(layer, spec.precision)
         replacements[name] = layer
         if deferred or shapes_only:
@@ -360,15 +358,6 @@ def compress_modules(root: nn.Module, spec: CompressionSpec, progress: bool = Fa
         report.matrices.append(row)
     _replace(root, replacements)
     return report
-
-
-def _zeros_like_module(layer: nn.Module) -> nn.Module:
-    """`layer` (built on the meta device: shapes only) with its parameters and buffers as CPU zeros."""
-    layer = layer.to_empty(device="cpu")
-    with torch.no_grad():
-        for tensor in [*layer.parameters(), *layer.buffers()]:
-            tensor.zero_()
-    return layer
 
 
 def _replace(root: nn.Module, replacements: Dict[str, nn.Module]) -> None:

@@ -130,7 +130,7 @@ def test_controls_are_trained_per_seed_beside_the_baseline(tmp_path):
     train, env = next((c, e) for c, e in zip(runner.calls, runner.environments)
                       if c[1] == "train" and c[4] == str(run_dir / "train"))
     assert train[2] == "c.jsonnet" and (env["USE_ELMO"], env["METHOD"], env["SEED"]) == ("false", "none", "1")
-    measure = next(c for c in runner.calls if c[1] == "-m" and str(run_dir) in c[-1] + " ".join(c))
+    measure = next(c for c in runner.calls if c[1] == "-m" and str(run_dir) in " ".join(c))
     archive = str(run_dir / "train" / "model.tar.gz")
     assert measure[3] == archive and measure[measure.index("--reference") + 1] == archive
 
