@@ -273,7 +273,8 @@ class SweepPlan:
         command = ["allennlp", "train", config, "-s", os.path.join(run_dir, "train"), "--force"]
         if overrides:
             command += ["-o", json.dumps(overrides)]
-        return Step("train", command, env, reuse_output=os.path.join(run_dir, "train", "model.tar.gz"))
+        # `allennlp train` writes metrics.json after the archive: a model.tar.gz without it is a stopped archiving
+        return Step("train", command, env, reuse_output=os.path.join(run_dir, "train", "metrics.json"))
 
     def _evaluate_and_measure(self, archive: str, run_dir: str, env: Dict[str, str], reference: str) -> List[Step]:
         overrides = ["-o", json.dumps(self.spec.evaluate_overrides)] if self.spec.evaluate_overrides else []

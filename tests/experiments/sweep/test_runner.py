@@ -55,6 +55,16 @@ def test_finished_runs_are_skipped(tmp_path):
         "evaluate", "evaluate", "measure", "measure"]
 
 
+def test_a_training_stopped_while_archiving_is_trained_again(tmp_path):
+    sweep(tmp_path, FakeRunner())
+    baseline = tmp_path / "runs" / "toy" / "baseline-s1"
+    os.remove(baseline / "result.json")
+    os.remove(baseline / "train" / "metrics.json")  # a stop inside archive_model leaves a partial model.tar.gz
+    resumed = FakeRunner()
+    sweep(tmp_path, resumed)
+    assert [call[1] if call[1] != "-m" else "measure" for call in resumed.calls] == ["train", "evaluate", "measure"]
+
+
 def test_collect_writes_the_finished_runs_and_names_the_others(tmp_path):
     sweep(tmp_path, FakeRunner())
     for run in ("svd-W_h-r2-s1-ft", "prune-W_h-r8-s1"):
