@@ -177,7 +177,8 @@ def run_job(job: Job, runner: CommandRunner) -> Dict:
         "run": job.name, "seed": job.seed, "cell": None if job.cell is None else asdict(job.cell),
         "control": job.control,
         "metrics": _read_json(os.path.join(job.run_dir, "test_metrics.json")),
-        "measure": _read_json(os.path.join(job.run_dir, "measure.json")),
+        "measure": _read_json(measured) if os.path.exists(measured := os.path.join(job.run_dir, "measure.json"))
+        else None,
         "seconds": seconds,
         "commands": {step.name: step.command for step in job.steps},
     }
