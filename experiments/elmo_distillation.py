@@ -20,7 +20,7 @@ import os
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from experiments.sweep.jobs import Job, Step, read_result
+from experiments.sweep.jobs import Job, StagedPlan, Step, read_result
 
 ERRORS_DATA = "$LSTMFACT_DATA/ptb/ptb.test.txt"
 DISTILL_CONFIG = "training_configs/bilm/elmo_distill.jsonnet"
@@ -42,10 +42,10 @@ class Cell:
 
 
 @dataclass
-class Study:
+class Study(StagedPlan):
     """
     The jobs of the study in three stages: compress and measure, distil and measure, train the task
-    model on the distilled files (`SweepPlan`'s interface, for `execute_plan`).
+    model on the distilled files (for `execute_plan`).
 
     # Parameters
 
@@ -94,10 +94,6 @@ class Study:
     @property
     def stages(self) -> List[Tuple[str, List[Job]]]:
         return [("compressed", self._compressed), ("distilled", self._distilled), ("downstream", self._downstream)]
-
-    @property
-    def jobs(self) -> List[Job]:
-        return [job for _, jobs in self.stages for job in jobs]
 
     def _env(self, seed: int = 1, **extra: str) -> Dict[str, str]:
         threads = str(self.threads)

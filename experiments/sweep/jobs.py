@@ -215,7 +215,19 @@ class ThreadDispatcher:
                 yield future.result()
 
 
-class SweepPlan:
+class StagedPlan:
+    """Jobs in named stages, run in order by `execute_plan` (a stage's jobs in parallel)."""
+
+    @property
+    def stages(self) -> List[Tuple[str, List[Job]]]:
+        raise NotImplementedError
+
+    @property
+    def jobs(self) -> List[Job]:
+        return [job for _, jobs in self.stages for job in jobs]
+
+
+class SweepPlan(StagedPlan):
     """
     The jobs of a grid in three stages (baselines and controls, post-hoc cells, fine-tuned cells); a
     stage's jobs run in parallel, each stage after the one it depends on.
@@ -245,10 +257,6 @@ class SweepPlan:
     @property
     def stages(self) -> List[Tuple[str, List[Job]]]:
         return [("baselines", self.baselines), ("post-hoc", self.post_hoc), ("fine-tuned", self.fine_tuned)]
-
-    @property
-    def jobs(self) -> List[Job]:
-        return [job for _, jobs in self.stages for job in jobs]
 
     def run_dir(self, name: str) -> str:
         return os.path.join(self.task_dir, name)
@@ -326,7 +334,7 @@ class SweepPlan:
         return Job(cell.name, run_dir, cell.seed, cell, steps, depends_on=[depends_on])
 
 
-def execute_plan(plan: SweepPlan, dispatcher, runner: CommandRunner,
+def execute_plan(plan: StagedPlan, dispatcher, runner: CommandRunner,
                  progress: Optional[Callable[[Outcome], None]] = None) -> List[Outcome]:
     """
     Run `plan` stage by stage with `dispatcher` (`ThreadDispatcher` or `RayDispatcher`). Finished
