@@ -87,7 +87,8 @@ def measure(archives: List[str], test_file: str, metric: str, batch_size: int,
 
 
 def _run_name(archive: str) -> str:
-    return os.path.basename(os.path.dirname(os.path.abspath(archive)))
+    """The archive's folder, relative to the working directory (`runs/x/train`, not just `train`)."""
+    return os.path.relpath(os.path.dirname(os.path.abspath(archive)))
 
 
 def _change(values: Dict[int, float], reference: Dict[int, float]) -> str:
