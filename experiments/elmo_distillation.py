@@ -83,10 +83,11 @@ class Study(StagedPlan):
     threads: int = 1
 
     def __post_init__(self) -> None:
-        unknown = [cell.name for cell in (*self.distilled, *self.downstream) if cell not in self.cells]
-        unknown += [cell.name for cell in self.downstream if cell not in self.distilled]
-        if unknown:
-            raise ValueError(f"cells {unknown} are distilled or trained on but not compressed (and distilled)")
+        not_compressed = [cell.name for cell in self.distilled if cell not in self.cells]
+        not_distilled = [cell.name for cell in self.downstream if cell not in self.distilled]
+        if not_compressed or not_distilled:
+            raise ValueError(f"distilled cells must be among the compressed ones (not: {not_compressed}), and task "
+                             f"models can only be trained on distilled cells (not: {not_distilled})")
         self._compressed = [self._compressed_job(cell) for cell in self.cells]
         self._distilled = [self._distilled_job(cell) for cell in self.distilled]
         self._downstream = [self._task_job(cell, seed) for cell in self.downstream for seed in self.seeds]

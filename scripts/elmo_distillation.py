@@ -30,9 +30,10 @@ def main() -> None:
     parser.add_argument("--methods", nargs="+", default=["svd", "semi_nmf", "prune"])
     parser.add_argument("--targets", nargs="+", default=["W_i", "W_h", "both"])
     parser.add_argument("--ranks", nargs="+", type=int, default=[10, 30, 60])
-    parser.add_argument("--distill-rank", type=int, default=10, help="every method x target at this rank is distilled")
-    parser.add_argument("--downstream", nargs="*", default=["svd:W_h", "svd:W_i"],
-                        help="method:target of the distilled cells a task model is trained on")
+    parser.add_argument("--distill-methods", nargs="*", default=["svd"], help="the methods whose cells are distilled")
+    parser.add_argument("--distill-ranks", nargs="*", type=int, default=[10, 30, 60], help="the ranks distilled")
+    parser.add_argument("--downstream", nargs="*", default=["svd:W_h:10"],
+                        help="method:target:rank of the distilled cells a task model is trained on")
     parser.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3])
     parser.add_argument("--distill-sentences", type=int, default=2000)
     parser.add_argument("--distill-epochs", type=int, default=1)
@@ -46,8 +47,13 @@ def main() -> None:
     parser.add_argument("--collect", action="store_true", help="run nothing: write the document of what is done")
     args = parser.parse_args()
     cells = [Cell(*combination) for combination in itertools.product(args.methods, args.targets, args.ranks)]
-    distilled = [cell for cell in cells if cell.rank == args.distill_rank]
-    downstream = [Cell(*entry.split(":"), args.distill_rank) for entry in args.downstream]
+    distilled = [cell for cell in cells if cell.method in args.distill_methods and cell.rank in args.distill_ranks]
+    downstream = []
+    for entry in args.downstream:
+        method, target, rank = entry.split(":") if entry.count(":") == 2 else (entry, "", "")
+        if not rank.isdigit():
+            parser.exit(2, f"error: --downstream {entry!r}: expected METHOD:TARGET:RANK, e.g. svd:W_h:10\n")
+        downstream.append(Cell(method, target, int(rank)))
     try:
         study = Study(args.options, args.weights, args.elmo_dim, cells, distilled, downstream, args.seeds, args.out,
                       {"NUM_EPOCHS": str(args.distill_epochs), "MAX_TRAIN_INSTANCES": str(args.distill_sentences)},

@@ -45,6 +45,6 @@ def test_each_stage_reads_what_the_stage_before_wrote(tmp_path):
 
 
 def test_a_distilled_cell_must_be_compressed_first(tmp_path):
-    with pytest.raises(ValueError, match=r"svd-W_i-r10"):
+    with pytest.raises(ValueError, match=r"not: \[.svd-W_i-r10.\]"):
         Study("o.json", "w.hdf5", 256, [Cell("svd", "W_h", 10)], [Cell("svd", "W_i", 10)], [], [1], str(tmp_path),
               {}, {})
