@@ -198,14 +198,6 @@ def study_rows(study: Study) -> List[Dict]:
     return rows
 
 
-def _accuracies(rows: List[Dict], method: str, target: Optional[str], rank: Optional[int],
-                fine_tuned: bool) -> Dict[int, float]:
-    """Test accuracy (%) by seed of one cell of the evidence grid (`method` "none": the dense baseline)."""
-    return {row["seed"]: row["value"] * 100 for row in rows
-            if row["method"] == method and row["fine_tuned"] == fine_tuned
-            and (method == "none" or (row["target"] == target and row["rank"] == rank))}
-
-
 def write_document(study: Study, grid_csv: str, out: str, notes: str) -> str:
     """
     `out` (Markdown, its hand-written part kept) and the CSV beside it: the representation errors
@@ -223,6 +215,7 @@ def write_document(study: Study, grid_csv: str, out: str, notes: str) -> str:
         The scale and substitutes, a paragraph under the title.
     """
     from experiments.markdown import MISSING, markdown_table, write_generated_markdown
+    from experiments.report.findings import seed_values
     from experiments.report.paired import paired_difference
     from experiments.report.tables import format_mean_std
     from experiments.sweep.results import read_rows
@@ -258,22 +251,26 @@ def write_document(study: Study, grid_csv: str, out: str, notes: str) -> str:
     error_table = markdown_table(["method", "target", "rank", *(f"post-hoc {label}" for label in labels),
                                   *(f"distilled {label}" for label in labels), "after / before"], error_rows, 2)
 
-    grid = read_rows(grid_csv) if os.path.exists(grid_csv) else []
-    dense = _accuracies(grid, "none", None, None, False)
+    grid = seed_values(read_rows(grid_csv)) if os.path.exists(grid_csv) else {}
+
+    def accuracies(method: str, target: str, rank: Optional[int], fine_tuned: bool) -> Dict[int, float]:
+        """Test accuracy (%) by seed of one cell of the evidence grid (`none`: the dense baseline)."""
+        return {seed: 100 * value for seed, value in grid.get((method, target, rank, fine_tuned), {}).items()}
+
+    dense = accuracies("none", "", None, False)
     task_rows = [["dense ELMo", "", format_mean_std(list(dense.values())), MISSING]]
     for row in rows:
         if not row["accuracy"]:
             continue
         cell = row["cell"]
         for label, values in (("post-hoc (task model trained on the dense ELMo, then compressed)",
-                               _accuracies(grid, cell.method, cell.target, cell.rank, False)),
+                               accuracies(cell.method, cell.target, cell.rank, False)),
                               ("fine-tuned per task (compressed, one more epoch on SST-5)",
-                               _accuracies(grid, cell.method, cell.target, cell.rank, True)),
+                               accuracies(cell.method, cell.target, cell.rank, True)),
                               ("distilled ELMo file (task model trained on it)", row["accuracy"])):
             change = paired_difference(values, dense)
             task_rows.append([label, cell.name, format_mean_std(list(values.values())),
-                              change.format() + ("; within noise" if change.verdict == "within noise" else "")
-                              if change else MISSING])
+                              change.describe() if change else MISSING])
     task_table = markdown_table(["ELMo", "cell", "SST-5 test accuracy %", "change vs dense (paired by seed)"],
                                 task_rows, 2)
     stem = os.path.splitext(out)[0]

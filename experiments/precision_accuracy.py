@@ -27,7 +27,7 @@ from allennlp_lstmfact.atomic import write_atomically
 from allennlp_lstmfact.commands import compress_archive
 from allennlp_lstmfact.lm.evaluation import evaluate_perplexity
 from experiments.markdown import MISSING, markdown_table, write_generated_markdown
-from experiments.report.paired import NOISE, paired_difference
+from experiments.report.paired import paired_difference
 from experiments.report.tables import format_mean_std
 
 CONFIGURATIONS = {
@@ -95,8 +95,7 @@ def _change(values: Dict[int, float], reference: Dict[int, float]) -> str:
     """The paired difference to `reference` ("–" for the reference itself), "within noise" under 2 SE."""
     if values == reference:
         return MISSING
-    change = paired_difference(values, reference)
-    return change.format() + ("; within noise" if change.verdict == NOISE else "")
+    return paired_difference(values, reference).describe()
 
 
 def write_results(found: Dict[Tuple[str, str], Dict[str, List[float]]], archives: List[str], test_file: str,

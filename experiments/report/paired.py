@@ -48,6 +48,10 @@ class PairedDifference:
             return f"{self.mean:.{digits}f} (1 seed)"
         return f"{self.mean:.{digits}f} ± {self.standard_error:.{digits}f} (SE, {self.n} seeds)"
 
+    def describe(self, digits: int = 2) -> str:
+        """`format`, then "; within noise" when the difference is under 2 SE (a change, not a finding)."""
+        return self.format(digits) + ("; within noise" if self.verdict == NOISE else "")
+
 
 def paired_difference(a: Dict[int, float], b: Dict[int, float]) -> Optional[PairedDifference]:
     """

@@ -152,6 +152,10 @@ def _read_json(path: str) -> Dict:
         return json.load(handle)
 
 
+def _read_json_if_exists(path: str) -> Optional[Dict]:
+    return _read_json(path) if os.path.exists(path) else None
+
+
 def read_result(job: Job) -> Dict:
     """The `result.json` of a finished job."""
     return _read_json(job.result_file)
@@ -177,8 +181,7 @@ def run_job(job: Job, runner: CommandRunner) -> Dict:
         "run": job.name, "seed": job.seed, "cell": None if job.cell is None else asdict(job.cell),
         "control": job.control,
         "metrics": _read_json(os.path.join(job.run_dir, "test_metrics.json")),
-        "measure": _read_json(measured) if os.path.exists(measured := os.path.join(job.run_dir, "measure.json"))
-        else None,
+        "measure": _read_json_if_exists(os.path.join(job.run_dir, "measure.json")),
         "seconds": seconds,
         "commands": {step.name: step.command for step in job.steps},
     }
