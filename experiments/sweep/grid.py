@@ -70,6 +70,8 @@ class GridSpec:
     fine_tune : `List[bool]`, optional (default = `[False]`)
     finetune_ranks : `List[int]`, optional (default = every rank)
         The ranks whose cells are also fine-tuned (Winata et al. 2019 fine-tune the smallest).
+    finetune_seeds : `List[int]`, optional (default = every seed)
+        The seeds whose cells are also fine-tuned (fine-tuning costs a training epoch per cell).
     lower_is_better : `bool`, optional (default = whether `metric` is a perplexity or a loss)
     finetune_config : `str`, optional (default = `config` with `_finetune` before `.jsonnet`)
     finetune_from : `str`, optional (default = `"compressed"`)
@@ -116,6 +118,7 @@ class GridSpec:
     seeds: List[int] = field(default_factory=lambda: [1])
     fine_tune: List[bool] = field(default_factory=lambda: [False])
     finetune_ranks: Optional[List[int]] = None
+    finetune_seeds: Optional[List[int]] = None
     lower_is_better: Optional[bool] = None
     finetune_config: Optional[str] = None
     finetune_from: str = "compressed"
@@ -160,10 +163,13 @@ class GridSpec:
             raise GridError("fine-tuning needs finetune_config")
         if any(rank <= 0 for rank in self.ranks):
             raise GridError(f"ranks must be positive, got {self.ranks}")
-        if self.finetune_ranks is not None:
-            self.finetune_ranks = [int(rank) for rank in self.finetune_ranks]
-            if not set(self.finetune_ranks) <= set(self.ranks):
-                raise GridError(f"finetune_ranks must be among the ranks {self.ranks}, got {self.finetune_ranks}")
+        for axis, values in (("ranks", self.ranks), ("seeds", self.seeds)):
+            chosen = getattr(self, f"finetune_{axis}")
+            if chosen is not None:
+                chosen = [int(value) for value in chosen]
+                setattr(self, f"finetune_{axis}", chosen)
+                if not set(chosen) <= set(values):
+                    raise GridError(f"finetune_{axis} must be among the {axis} {values}, got {chosen}")
 
     @classmethod
     def from_dict(cls, values: Dict[str, Any]) -> "GridSpec":
@@ -195,6 +201,11 @@ class GridSpec:
         return dataclasses.asdict(self)
 
 
+def _is_fine_tuned(spec: GridSpec, rank: int, seed: int) -> bool:
+    return ((spec.finetune_ranks is None or rank in spec.finetune_ranks)
+            and (spec.finetune_seeds is None or seed in spec.finetune_seeds))
+
+
 def expand_grid(spec: GridSpec) -> List[Cell]:
     """
     The cells of `spec`, in grid order. A fine-tuned cell that starts from the post-hoc compressed
@@ -203,7 +214,7 @@ def expand_grid(spec: GridSpec) -> List[Cell]:
     cells: List[Cell] = []
     for method, target, rank, seed, fine_tuned in itertools.product(
             spec.methods, spec.targets, spec.ranks, spec.seeds, spec.fine_tune):
-        if fine_tuned and spec.finetune_ranks is not None and rank not in spec.finetune_ranks:
+        if fine_tuned and not _is_fine_tuned(spec, rank, seed):
             continue
         cell = Cell(method, target, rank, seed, fine_tuned)
         if fine_tuned and spec.finetune_from == "compressed" and cell.post_hoc not in cells:

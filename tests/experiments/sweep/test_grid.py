@@ -29,10 +29,14 @@ def test_fine_tuned_cells_bring_their_post_hoc_cell():
     assert [c.name for c in cells] == ["svd-W_h-r4-s3-ft"]
 
 
-def test_fine_tuning_only_at_the_finetune_ranks():
+def test_fine_tuning_only_at_the_finetune_ranks_and_seeds():
     cells = expand_grid(spec(methods=["svd"], targets=["W_h"], ranks=[4, 8], seeds=[1], fine_tune=[False, True],
                              finetune_ranks=[4]))
     assert [c.name for c in cells] == ["svd-W_h-r4-s1", "svd-W_h-r4-s1-ft", "svd-W_h-r8-s1"]
+    cells = expand_grid(spec(methods=["svd"], targets=["W_h"], ranks=[4, 8], seeds=[1, 2], fine_tune=[False, True],
+                             finetune_ranks=[4], finetune_seeds=[2]))
+    assert [c.name for c in cells] == ["svd-W_h-r4-s1", "svd-W_h-r4-s2", "svd-W_h-r4-s2-ft",
+                                       "svd-W_h-r8-s1", "svd-W_h-r8-s2"]
 
 
 def test_defaults_follow_the_metric_and_the_config():
@@ -56,6 +60,8 @@ def test_grid_from_json_and_yaml_files(tmp_path, monkeypatch):
                                               ({"ranks": [0]}, "ranks must be positive"),
                                               ({"ranks": [2], "finetune_ranks": [3]},
                                                r"finetune_ranks must be among the ranks \[2\], got \[3\]"),
+                                              ({"seeds": [1, 2], "finetune_seeds": [1, 5]},
+                                               r"finetune_seeds must be among the seeds \[1, 2\], got \[1, 5\]"),
                                               ({"finetune_from": "scratch"}, "finetune_from must be one of"),
                                               ({"config": "c.json", "fine_tune": [True]}, "needs finetune_config")])
 def test_bad_grids_fail(changes, message):
