@@ -105,13 +105,15 @@ def dense_lm_run(tmp_path_factory):
     return folder, model
 
 
-@pytest.fixture(params=["fused kernel", "loop everywhere"])
+@pytest.fixture(params=["fused kernel", "loop for low-rank W_h", "loop everywhere"])
 def lstm_path(request, monkeypatch):
-    """Which path `LstmLayer`s take: the fused kernel wherever it can run (W_h one matrix), or the time
-    loop for every layer."""
+    """Which path `LstmLayer`s take: the fused kernel wherever it can run (a low-rank W_h multiplied out
+    in inference at small sizes), the time loop for a low-rank W_h, or the time loop for every layer."""
     from allennlp_lstmfact.lm import lstm
 
-    if request.param == "loop everywhere":
+    if request.param == "loop for low-rank W_h":
+        monkeypatch.setattr(lstm, "FACTORED_LOOP_MIN_HIDDEN", 0)
+    elif request.param == "loop everywhere":
         monkeypatch.setattr(lstm, "FUSED_KERNEL", False)
     return request.param
 

@@ -13,15 +13,17 @@ How a layer runs, cheapest first:
   input matrix, so the kernel's input product costs 4·hidden·r per token.
 - W_h = U_h V_h is low rank: a Python time loop, with W_i x_t + b for the whole sequence hoisted
   out of it (one matmul); a rank-r W_h costs r(4·hidden + hidden) multiply-adds per step instead
-  of 4·hidden². Measured against the fused kernel with U_h V_h multiplied out (rank 10, 1 and 2
-  threads, hidden 100 to 1150), the loop is as fast or faster in inference and 1.3–3x faster in
-  training, so it runs at every size.
+  of 4·hidden². In training it runs at every size (1.3–3x faster than the fused kernel with U_h V_h
+  multiplied out, rank 10, hidden 100 to 1150). In inference, below `FACTORED_LOOP_MIN_HIDDEN`,
+  the loop's per-step overhead costs more than the dense product: U_h V_h is multiplied out for
+  the fused kernel.
 - W_i or W_h is a low-precision layer (bf16 or int8, `core.precision`): the time loop, with the
   layers themselves computing W_i x_t for the whole sequence at once (hoisted) and W_h h_t + b at
   each step in their precision; gates and cell state in fp32.
 A layer runs one direction: `CompressibleLstm` runs a backward direction on time-reversed
 sequences (a row permutation of the packed data), so every direction of every layer has both paths.
 """
+import functools
 import math
 from typing import List, NamedTuple, Optional, Tuple, Union
 
@@ -38,6 +40,11 @@ LstmState = Tuple[torch.Tensor, torch.Tensor]
 # Run a W_h that is one matrix in torch's fused kernel (set to False to run every layer in the time loop,
 # whose products are all visible, e.g. to count FLOPs with torch.utils.flop_counter).
 FUSED_KERNEL = True
+# In inference, below this hidden size per thread (up to two threads) a low-rank W_h is multiplied out for
+# the fused kernel: the time loop's per-step cost (a dozen small ops, which more threads do not speed up)
+# exceeds the dense 4·hidden² product's. Measured (docs/performance.md, "Every LSTM of a model", 2 threads):
+# the loop is 2x slower for BiDAF's bidirectional 100-unit layer, faster for the AWD-LSTM's 1150.
+FACTORED_LOOP_MIN_HIDDEN = 384
 
 
 class LayerWeights(NamedTuple):
@@ -52,11 +59,18 @@ class LayerWeights(NamedTuple):
         """
         `[W_i (or a low-rank W_i's U), W_h, b_ih, b_hh]` for the fused kernel, whose input is then
         the layer's input times `input_matrices[:-1]`; `None` when the time loop runs instead: W_h a
-        product (low rank), or `FUSED_KERNEL` off.
+        product (low rank) that needs a gradient or has a large hidden size (see
+        `FACTORED_LOOP_MIN_HIDDEN`), or `FUSED_KERNEL` off.
         """
-        if not FUSED_KERNEL or len(self.state_matrices) > 1:
+        if not FUSED_KERNEL:
             return None
-        state_weight = self.state_matrices[0].t()
+        if len(self.state_matrices) > 1:
+            hidden_size = self.state_matrices[0].shape[0]
+            needs_grad = torch.is_grad_enabled() and any(matrix.requires_grad for matrix in self.state_matrices)
+            if needs_grad or hidden_size >= FACTORED_LOOP_MIN_HIDDEN * min(torch.get_num_threads(), 2):
+                return None
+        # the product as (4·hidden × hidden) rows, contiguous: a transposed view costs the kernel 10-30 %
+        state_weight = functools.reduce(torch.matmul, [matrix.t() for matrix in reversed(self.state_matrices)])
         zeros = state_weight.new_zeros(state_weight.shape[0])
         biases = [zeros if bias is None else bias for bias in (self.input_bias, self.state_bias)]
         return [self.input_matrices[-1].t(), state_weight, *biases]
