@@ -7,7 +7,7 @@ VENV ?= .venv
 PYTHON := $(VENV)/bin/python
 export LSTMFACT_DATA ?= $(if $(wildcard ../shared/data),$(abspath ../shared/data),)
 
-.PHONY: setup demo test test-fast clean report evidence-wt2
+.PHONY: setup demo test test-fast clean report evidence-wt2 evidence-sst5-lstm-mix
 
 setup: $(VENV)/.installed
 
@@ -30,6 +30,7 @@ clean:
 # The evidence behind docs/results.md, one resumable command per grid (rerun it after a stop):
 #   make evidence-sst5 / evidence-snli / evidence-squad   BCN, ESIM, BiDAF with the project's biLM
 #                                                          (artifacts/bilm_unlabeled), controls included
+#   make evidence-sst5-lstm-mix                            BCN whose ELMo mix is its LSTM layers only (ELMO_MIX)
 #   make evidence-wt2                                      the AWD-LSTM CPU preset on WikiText-2 (Table 2)
 #   make report                                            docs/results.md from the committed CSVs
 BILM := artifacts/bilm_unlabeled
@@ -41,6 +42,10 @@ $(CONTROL_ELMO): $(BILM)/weights.hdf5 | setup
 
 evidence-%: $(CONTROL_ELMO) | setup
 	$(PYTHON) -m scripts.sweep training_configs/sweeps/$*_unlabeled_bilm.json --csv docs/sweeps/$*_unlabeled_bilm.csv \
+	  --workers $(EVIDENCE_WORKERS) --threads 1
+
+evidence-sst5-lstm-mix: $(CONTROL_ELMO) | setup
+	$(PYTHON) -m scripts.sweep training_configs/sweeps/sst5_lstm_mix.json --csv docs/sweeps/sst5_lstm_mix.csv \
 	  --workers $(EVIDENCE_WORKERS) --threads 1
 
 evidence-wt2: setup

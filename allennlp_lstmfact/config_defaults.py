@@ -16,6 +16,9 @@ CONFIG_DEFAULTS: Dict[str, str] = {
     "ELMO_OPTIONS": "",
     "ELMO_WEIGHTS": "",
     "ELMO_DIM": "",
+    # ELMo's scalar mix: "all" (char CNN and both LSTM layers, learned weights) or "lstm_only" (the
+    # two LSTM layers, equal fixed weights: what ELMo's LSTM contributes cannot come from its char CNN).
+    "ELMO_MIX": "all",
     # Compression chosen per run: METHOD=none leaves ELMo uncompressed.
     "METHOD": "none",
     "TARGET": "W_h",

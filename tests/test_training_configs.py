@@ -17,6 +17,7 @@ from allennlp.common import Params
 from allennlp.common.util import prepare_environment
 from allennlp.data import DataLoader
 from allennlp.models.archival import CONFIG_NAME, archive_model
+from allennlp.modules.scalar_mix import ScalarMix
 from allennlp.training import Checkpointer, TrainerCallback
 from allennlp.training.learning_rate_schedulers import LearningRateScheduler
 from allennlp.training.moving_average import MovingAverage
@@ -239,9 +240,25 @@ def test_use_elmo_false_builds_the_task_model_without_elmo(config: Path, test_va
                                      experiment.values["dataset_reader"]["token_indexers"].values()}
 
 
+@pytest.mark.parametrize("config", SMALL_ELMO_CONFIGS, ids=config_id)
+def test_elmo_mix_lstm_only_weighs_the_two_lstm_layers_alone(config: Path, test_variables, tmp_path):
+    """ELMO_MIX=lstm_only: every scalar mix of ELMo is fixed at 0, 1/2, 1/2 (char CNN, LSTM 1, LSTM 2)."""
+    for mix, trainable in (("lstm_only", False), ("all", True)):
+        model = build_experiment(config, {**test_variables, "METHOD": "none", "ELMO_MIX": mix},
+                                 tmp_path / mix).train_loop.model
+        mixes = [module for module in model.modules() if isinstance(module, ScalarMix)]
+        assert mixes and all(parameter.requires_grad == trainable for scalar_mix in mixes
+                             for parameter in scalar_mix.scalar_parameters)
+        weights = [torch.softmax(torch.cat(list(scalar_mix.scalar_parameters)), 0) for scalar_mix in mixes]
+        expected = torch.tensor([0.0, 0.5, 0.5]) if mix == "lstm_only" else torch.full((3,), 1 / 3)
+        assert all(torch.allclose(weight, expected) for weight in weights)
+
+
 def test_use_elmo_takes_true_or_false_only():
     with pytest.raises(RuntimeError, match="USE_ELMO must be true or false, got yes"):
         Params.from_file(str(SMALL_ELMO_CONFIGS[0]), ext_vars={**CONFIG_DEFAULTS, "USE_ELMO": "yes"})
+    with pytest.raises(RuntimeError, match="ELMO_MIX must be all or lstm_only, got cnn"):
+        Params.from_file(str(SMALL_ELMO_CONFIGS[0]), ext_vars={**CONFIG_DEFAULTS, "ELMO_MIX": "cnn"})
 
 
 @pytest.mark.parametrize("config", [c for c in CONFIGS if c.stem.endswith("_compressed")], ids=config_id)

@@ -81,10 +81,6 @@ def seed_values(rows: List[Dict[str, Any]]) -> Dict[Key, Dict[int, float]]:
     return values
 
 
-def _mean(values: Dict[int, float]) -> float:
-    return statistics.fmean(values.values())
-
-
 def _advantage(mine: Dict[int, float], theirs: Dict[int, float], lower: bool, scale: float) -> Optional[PairedDifference]:
     """Per seed, how much better `mine` is than `theirs` (display units; positive: better)."""
     difference = paired_difference(mine, theirs)
@@ -116,10 +112,11 @@ def sweep_findings(rows: List[Dict[str, Any]]) -> List[Finding]:
     def compare(finding: Finding, mine: Key, theirs: Key, text: str) -> None:
         difference = _advantage(values[mine], values[theirs], lower, scale)
         if difference is not None:
-            finding.add(difference, text.format(mine=shown(values[mine]), theirs=shown(values[theirs])))
+            paired = values[mine].keys() & values[theirs].keys()  # the means shown are over the seeds compared
+            finding.add(difference, text.format(mine=shown(values[mine], paired), theirs=shown(values[theirs], paired)))
 
-    def shown(by_seed: Dict[int, float]) -> str:
-        return f"{_mean(by_seed) * scale:.2f}" + ("" if lower else "%")
+    def shown(by_seed: Dict[int, float], seeds) -> str:
+        return f"{statistics.fmean(by_seed[seed] for seed in seeds) * scale:.2f}" + ("" if lower else "%")
 
     return [_w_h_finding(values, cells, metric, compare), _factorization_finding(values, cells, compare),
             _fine_tuning_finding(values, cells, compare)]

@@ -44,7 +44,7 @@ function(compression, small=false)
       integrator: { type: "lstm", input_size: 6 * hidden, hidden_size: hidden, num_layers: 1, bidirectional: true },
       integrator_dropout: 0.1,
       [if elmo.used then "elmo"]: { options_file: elmo.options_file, weight_file: elmo.weight_file,
-                                    do_layer_norm: false, dropout: 0.0, num_output_representations: 1 },
+                                    do_layer_norm: false, dropout: 0.0, num_output_representations: 1 } + elmo.mix,
       use_input_elmo: elmo.used,
       use_integrator_output_elmo: false,
       output_layer: if small then { input_dim: 8 * hidden, num_layers: 2, output_dims: [hidden, 5], pool_sizes: 4,

@@ -4,6 +4,7 @@
 //   ELMO_OPTIONS, ELMO_WEIGHTS  ELMo files ("" = the config's default ELMo)
 //   ELMO_DIM  2 x projection_dim of that ELMo (required with ELMO_OPTIONS)
 //   USE_ELMO  "true", or "false" for the task model without ELMo (the "no ELMo" control)
+//   ELMO_MIX  "all" (ELMo's learned scalar mix) or "lstm_only" (only its two LSTM layers, fixed equal weights)
 //   METHOD (svd | semi_nmf | prune | none), TARGET (W_i | W_h | both), RANK, LAYERS ("0,1"), SEED
 //   ARCHIVE  the archive a *_finetune config starts from
 local env(name) = std.extVar(name);
@@ -21,7 +22,12 @@ local elmo_url = {
   //   "small": AllenNLP's tiny test biLM from LSTMFACT_DATA (output 32) when the data folder is
   //            set, else the public 2x1024_128 ELMo (output 256).
   // `used` is false (and `dim` 0) when USE_ELMO=false: the task configs then leave ELMo out.
-  elmo(size):: if $.use_elmo then { used: true } + $.elmo_files(size) else { used: false, dim: 0 },
+  // `mix` holds the ELMo arguments for ELMO_MIX (for `Elmo` and the ELMo token embedder alike).
+  elmo(size):: if $.use_elmo then { used: true, mix: $.elmo_mix } + $.elmo_files(size) else { used: false, dim: 0 },
+  elmo_mix:: if env("ELMO_MIX") == "all" then {}
+             // pre-softmax weights of a 2-layer biLM's mix [char CNN, LSTM 1, LSTM 2]: softmax gives 0, 1/2, 1/2
+             else if env("ELMO_MIX") == "lstm_only" then { scalar_mix_parameters: [-1e4, 0.0, 0.0] }
+             else error "ELMO_MIX must be all or lstm_only, got " + env("ELMO_MIX"),
   use_elmo:: if env("USE_ELMO") == "true" then true else if env("USE_ELMO") == "false" then false
              else error "USE_ELMO must be true or false, got " + env("USE_ELMO"),
   elmo_files(size):: if env("ELMO_OPTIONS") != "" then {

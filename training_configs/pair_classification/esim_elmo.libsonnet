@@ -34,7 +34,7 @@ function(compression, small=false)
       type: "esim",
       dropout: 0.5,
       text_field_embedder: { token_embedders: if elmo.used then {
-        elmo: lib.elmo_token_embedder(elmo.options_file, elmo.weight_file, { do_layer_norm: false, dropout: 0.0 },
+        elmo: lib.elmo_token_embedder(elmo.options_file, elmo.weight_file, { do_layer_norm: false, dropout: 0.0 } + elmo.mix,
                                       compression),
       } else {
         tokens: { type: "embedding", embedding_dim: word_dim } + (if small then {} else {

@@ -45,7 +45,7 @@ function(compression, small=false)
           encoder: { type: "cnn", embedding_dim: 16, num_filters: char_dim, ngram_filter_sizes: [5] },
           dropout: 0.2,
         },
-        [if elmo.used then "elmo"]: lib.elmo_token_embedder(elmo.options_file, elmo.weight_file, { do_layer_norm: false, dropout: 0.0 },
+        [if elmo.used then "elmo"]: lib.elmo_token_embedder(elmo.options_file, elmo.weight_file, { do_layer_norm: false, dropout: 0.0 } + elmo.mix,
                                       compression),
       } },
       num_highway_layers: 2,

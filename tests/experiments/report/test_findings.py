@@ -56,6 +56,13 @@ def test_accuracy_differences_are_in_points():
     assert recovers.verdict == "holds" and "difference 3.67 ± 0.33 (SE, 3 seeds)" in recovers.examples[0]
 
 
+def test_the_means_shown_are_over_the_seeds_compared():
+    # post-hoc on seeds 1-3, fine-tuned on seeds 1-2 only: both means over seeds 1 and 2
+    rows = [*seeds("svd", "W_h", 10, [120.0, 122.0, 200.0]), *seeds("svd", "W_h", 10, [110.0, 114.0], fine_tuned=True)]
+    recovers = sweep_findings(rows)[2]
+    assert recovers.examples == ["✓ SVD W_h r=10: 121.00 → 112.00 with FT (difference 9.00 ± 1.00 (SE, 2 seeds): holds)"]
+
+
 def test_nuclear_norm_finding_reads_the_uncompressed_means():
     means = {("W_i", "none", 0): {"nuclear": 30.0}, ("W_h", "none", 0): {"nuclear": 12.0}}
     assert nuclear_norm_finding(means, "lm").verdict == "holds"
