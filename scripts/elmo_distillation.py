@@ -12,7 +12,7 @@ import argparse
 import itertools
 
 from experiments.elmo_distillation import Cell, Study, write_document
-from experiments.sweep.jobs import SubprocessRunner, ThreadDispatcher, execute_plan
+from experiments.sweep.jobs import SubprocessRunner, ThreadDispatcher, execute_plan, stop_commands_on_sigterm
 
 PROJECT_BILM = ("the project's ELMo-format biLM (`artifacts/bilm_unlabeled`: 2 layers, LSTM 1024, projection 128, "
                 "W_i and W_h 4096 x 128, break-even rank 124; no pretrained ELMo can be downloaded here)")
@@ -61,7 +61,9 @@ def main() -> None:
     except ValueError as error:
         parser.exit(2, f"error: {error}\n")
     if not args.collect:
-        for outcome in execute_plan(study, ThreadDispatcher(args.workers), SubprocessRunner(),
+        runner = SubprocessRunner()
+        stop_commands_on_sigterm(runner)
+        for outcome in execute_plan(study, ThreadDispatcher(args.workers), runner,
                                     progress=lambda outcome: print(outcome.job, outcome.error or "done", flush=True)):
             pass
     elmo = PROJECT_BILM if args.options == parser.get_default("options") else f"the ELMo `{args.options}`"

@@ -14,7 +14,7 @@ import argparse
 import sys
 
 from experiments.sweep.grid import GridError
-from experiments.sweep.jobs import SweepPlan, describe_plan
+from experiments.sweep.jobs import SubprocessRunner, SweepPlan, describe_plan, stop_commands_on_sigterm
 from experiments.sweep.presets import PRESETS, load_grid
 from experiments.sweep.runner import run_sweep
 
@@ -51,8 +51,10 @@ def main() -> None:
         if args.dry_run:
             print("\n".join(describe_plan(SweepPlan(spec, args.out, args.threads or 1))))
             return
+        runner = SubprocessRunner()
+        stop_commands_on_sigterm(runner)
         result = run_sweep(spec, args.out, args.csv, args.workers, args.ray, args.ray_address, threads=args.threads,
-                           collect_only=args.collect)
+                           collect_only=args.collect, runner=runner)
     except (GridError, ImportError) as error:
         parser.error(str(error))
     print(f"wrote {result.csv_path} ({len(result.rows)} runs) and {result.metadata_path}")

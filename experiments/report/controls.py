@@ -6,14 +6,14 @@ its baseline (`GridSpec.controls`), seed by seed:
 - `char_cnn_only`: ELMo with its trained character CNN and its LSTM weights as before training
   (`allennlp_lstmfact.bilm.weights.write_untrained_lstm_elmo`); Δ_LSTM = baseline − char_cnn_only,
   the most that compressing the LSTM can lose. The char CNN's share of Δ_ELMo is
-  (char_cnn_only − no_elmo) / Δ_ELMo.
+  (char_cnn_only − no_elmo) / Δ_ELMo, stated only where Δ_ELMo is clearly positive.
 
 Differences are "better by" in display units (accuracy points; perplexity lower is better).
 """
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional
 
-from experiments.report.paired import PairedDifference, paired_difference
+from experiments.report.paired import HOLDS, PairedDifference, paired_difference
 
 NO_ELMO, CHAR_CNN_ONLY = "no_elmo", "char_cnn_only"
 CONTROL_NAMES = {NO_ELMO: "no ELMo (control)", CHAR_CNN_ONLY: "char CNN only, LSTM untrained (control)"}
@@ -37,8 +37,8 @@ class Contributions:
 
     @property
     def char_cnn_share(self) -> Optional[float]:
-        """The char CNN's share of what ELMo adds (means over seeds)."""
-        if self.elmo is None or self.char_cnn is None or self.elmo.mean == 0:
+        """The char CNN's share of what ELMo adds (means over seeds); only where ELMo adds something (Δ_ELMo holds)."""
+        if self.elmo is None or self.char_cnn is None or self.elmo.verdict != HOLDS:
             return None
         return self.char_cnn.mean / self.elmo.mean
 
@@ -80,4 +80,6 @@ def contribution_lines(found: Contributions, unit: str) -> List[str]:
             lines.append(f"{label}: {difference.format()} {unit} — {difference.verdict}")
     if found.char_cnn_share is not None:
         lines.append(f"the char CNN's share of what ELMo adds: {100 * found.char_cnn_share:.0f} %")
+    elif found.elmo is not None and found.char_cnn is not None:
+        lines.append(f"the char CNN's share of what ELMo adds: none stated (Δ_ELMo: {found.elmo.verdict})")
     return lines

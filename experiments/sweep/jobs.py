@@ -16,12 +16,14 @@ This module imports neither torch nor allennlp: it also runs inside Ray workers.
 import concurrent.futures
 import json
 import os
+import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Dict, Iterable, Iterator, List, Optional, Tuple
+from typing import Callable, Dict, Iterable, Iterator, List, Optional, Set, Tuple
 
 from allennlp_lstmfact.atomic import write_atomically
 from allennlp_lstmfact.core import data_aware_methods
@@ -128,23 +130,61 @@ def command_environment(extra: Dict[str, str]) -> Dict[str, str]:
 class SubprocessRunner:
     """
     Runs a command in a subprocess from the repository root (where the configs' relative paths
-    resolve), its stdout and stderr to `log_file`; raises `StepFailed` with the log's tail.
+    resolve), its stdout and stderr to `log_file`; raises `StepFailed` with the log's tail. The
+    commands still running can be stopped with `stop_running` (see `stop_commands_on_sigterm`).
     """
 
     def __init__(self, cwd: str = str(REPO_ROOT)) -> None:
         self.cwd = cwd
+        self._running: Set[subprocess.Popen] = set()
+        self._stopped = False
+        self._lock = threading.Lock()
 
     def __call__(self, command: List[str], env: Dict[str, str], log_file: str) -> None:
         os.makedirs(os.path.dirname(log_file), exist_ok=True)
         with open(log_file, "w") as log:
             log.write("$ " + " ".join(command) + "\n")
             log.flush()
-            status = subprocess.run(resolve_executable(command), cwd=self.cwd, env=command_environment(env),
-                                    stdout=log, stderr=subprocess.STDOUT).returncode
+            with self._lock:
+                if self._stopped:
+                    raise StepFailed(f"{' '.join(command[:2])} not started: the sweep was stopped")
+                process = subprocess.Popen(resolve_executable(command), cwd=self.cwd, env=command_environment(env),
+                                           stdout=log, stderr=subprocess.STDOUT)
+                self._running.add(process)
+            try:
+                status = process.wait()
+            finally:
+                with self._lock:
+                    self._running.discard(process)
         if status != 0:
             with open(log_file) as log:
                 tail = log.read()[-3000:]
             raise StepFailed(f"{' '.join(command[:2])} exited with {status} (log: {log_file}):\n{tail}")
+
+    def __getstate__(self) -> Dict[str, str]:  # pickled for Ray workers: the running commands stay here
+        return {"cwd": self.cwd}
+
+    def __setstate__(self, state: Dict[str, str]) -> None:
+        self.__init__(state["cwd"])
+
+    def stop_running(self, signum: int = signal.SIGTERM) -> None:
+        """Send `signum` to every command still running (each then exits as that signal makes it); start no more."""
+        with self._lock:
+            self._stopped = True
+            for process in self._running:
+                process.send_signal(signum)
+
+
+def stop_commands_on_sigterm(runner: SubprocessRunner) -> None:
+    """
+    Make a SIGTERM of this process stop `runner`'s commands too (a stopped training keeps its
+    checkpoints, no run is marked done), then exit with status 143. Call from the main thread.
+    """
+    def stop(signum, frame):
+        runner.stop_running(signum)
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, stop)
 
 
 def _read_json(path: str) -> Dict:

@@ -67,6 +67,12 @@ def test_controls_follow_the_baseline_and_losses_are_shares_of_the_lstm_contribu
     assert found.lstm.differences == pytest.approx((5.0, 6.0, 5.0)) and found.lstm.verdict == "holds"
     assert found.elmo.mean == pytest.approx(32 / 3) and found.char_cnn_share == pytest.approx(0.5)
     assert contribution_lines(found, "points")[1].startswith("Δ_LSTM = full − char CNN only (LSTM untrained): 5.33 ± 0.33")
+    # no_elmo as good as the full model on average, by +6, -4, -2 points: no share of a Δ_ELMo within noise
+    noisy = contributions([dict(r, value=value) if r["method"] == "no_elmo" else r
+                           for r, value in zip(rows, [None] * 6 + [0.44, 0.56, 0.53] + [None] * 3)])
+    assert noisy.elmo.verdict == "within noise" and noisy.char_cnn_share is None
+    assert contribution_lines(noisy, "points")[-1] == \
+        "the char CNN's share of what ELMo adds: none stated (Δ_ELMo: within noise)"
     summary = summarize(rows, "sst5")
     assert [line.name for line in summary] == ["uncompressed", "char CNN only, LSTM untrained (control)",
                                                "no ELMo (control)", "SVD W_h (r=10)"]
