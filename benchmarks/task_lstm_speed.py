@@ -7,7 +7,9 @@ training (forward + backward), at the AWD-LSTM's, the CPU preset's and the task 
 for a unidirectional layer also AWD-LSTM's DropConnect (weight drop 0.5) in training, ours vs
 awd-lstm-lm's (`F.dropout` on nn.LSTM's W_h). FLOP bound: the multiply-adds per token of the dense
 matrices over those of the compressed ones; fraction: the speed-up over nn.LSTM over that bound.
-(b) Whole models: BiDAF, ESIM and BCN at their published shapes (`training_configs/`, the official
+(b) A low-rank W_h in inference: the time loop vs the fused kernel (U V multiplied out) per shape, on
+one thread and on `--threads`, beside the path `FACTORED_LOOP_MIN_HIDDEN` picks.
+(c) Whole models: BiDAF, ESIM and BCN at their published shapes (`training_configs/`, the official
 2x4096_512 ELMo shapes from LSTMFACT_DATA/elmo/official_options, random weights, no GloVe), inference
 on a few real instances (SQuAD dev, SNLI test, SST dev): stock AllenNLP vs ours (fast ELMo, converted
 LSTMs) dense, ELMo only compressed and every LSTM compressed (W_i and W_h, SVD) at r = 10 and 100.
@@ -17,7 +19,7 @@ prepacking off while counting).
 
 Times are medians of interleaved rounds after a warm-up, wall clock, at a fixed thread count.
 Usage: LSTMFACT_DATA=../shared/data python benchmarks/task_lstm_speed.py [--threads 2 --repeats 3
---out docs/performance_task_lstms.md --parts lstm models]
+--out docs/performance_task_lstms.md --parts lstm paths models]
 """
 import argparse
 import copy
@@ -143,6 +145,44 @@ def lstm_table(repeats: int) -> List[str]:
                      *(f"{s / bound:.0%}" if s and name != "nn.LSTM" else "" for s in speedups)]
             lines.append(f"| {shape_name} ({batch} × {steps}) | {name} | " + " | ".join(cells) + " |")
             print(lines[-1], flush=True)
+    return lines
+
+
+def forced_path(module: torch.nn.Module, loop: bool) -> Callable[[torch.Tensor], object]:
+    """`module`'s inference with a low-rank W_h forced into the time loop or (multiplied out) the fused kernel."""
+    def run(inputs: torch.Tensor):
+        rule = lstm_module.FACTORED_LOOP_MIN_HIDDEN
+        lstm_module.FACTORED_LOOP_MIN_HIDDEN = (0, 0) if loop else (10 ** 9, 10 ** 9)
+        try:
+            return _inference(module, inputs)()
+        finally:
+            lstm_module.FACTORED_LOOP_MIN_HIDDEN = rule
+    return run
+
+
+def path_table(repeats: int, thread_counts: List[int]) -> List[str]:
+    """Inference of a low-rank W_h (r = 10) in the time loop vs the fused kernel, per shape and thread count."""
+    lines = ["| shape (batch × steps) | threads | W_i | loop × nn.LSTM | kernel × nn.LSTM | the rule picks | "
+             "faster path |", "|---|---:|---|---:|---:|---|---|"]
+    default_threads = torch.get_num_threads()
+    for threads in thread_counts:
+        torch.set_num_threads(threads)
+        for shape_name, (input_size, hidden_size, bidirectional, batch, steps) in LSTM_SHAPES.items():
+            torch.manual_seed(0)
+            reference = torch.nn.LSTM(input_size, hidden_size, batch_first=True, bidirectional=bidirectional)
+            inputs = torch.randn(batch, steps, input_size)
+            for input_rank in (None, 10):
+                module = lstm_variant(reference, (input_rank, 10))
+                runs = {"nn.LSTM": _inference(reference, inputs), "loop": lambda m=module: forced_path(m, True)(inputs),
+                        "kernel": lambda m=module: forced_path(m, False)(inputs)}
+                seconds = interleaved_medians(runs, repeats)
+                picked = "loop" if lstm_module.low_rank_state_runs_loop(hidden_size, needs_grad=False) else "kernel"
+                faster = min(("loop", "kernel"), key=seconds.get)
+                lines.append(f"| {shape_name} ({batch} × {steps}) | {threads} | {'r=10' if input_rank else 'dense'} | "
+                             f"{seconds['nn.LSTM'] / seconds['loop']:.2f} | {seconds['nn.LSTM'] / seconds['kernel']:.2f} | "
+                             f"{picked} | {faster} |")
+                print(lines[-1], flush=True)
+    torch.set_num_threads(default_threads)
     return lines
 
 
@@ -289,7 +329,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[1])
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--parts", nargs="+", choices=("lstm", "models"), default=["lstm", "models"])
+    parser.add_argument("--parts", nargs="+", choices=("lstm", "paths", "models"), default=["lstm", "paths", "models"])
     parser.add_argument("--out", default="docs/performance_task_lstms.md")
     args = parser.parse_args()
     data_root = os.environ.get("LSTMFACT_DATA", "")
@@ -308,6 +348,12 @@ def main() -> None:
                   "FLOP bound: multiply-adds per token of W_i and W_h, dense over compressed (rank r: r(m + n) "
                   "for an m × n matrix); the last columns: the speed-up over nn.LSTM as a fraction of that bound.", ""]
         lines += lstm_table(args.repeats)
+    if "paths" in args.parts:
+        lines += ["", "## A low-rank W_h in inference: time loop or fused kernel", "",
+                  "W_h at r = 10 (W_i dense or r = 10), inference, each path forced; \"the rule picks\": the loop from "
+                  "`FACTORED_LOOP_MIN_HIDDEN` = {} hidden units (one thread, two or more) on, else U V multiplied "
+                  "out for the kernel.".format(lstm_module.FACTORED_LOOP_MIN_HIDDEN), ""]
+        lines += path_table(args.repeats, sorted({1, args.threads}))
     if "models" in args.parts:
         lines += ["", "## Whole models (official ELMo shapes, random weights)", "",
                   "Inference on the first instances (the number in brackets) of SQuAD dev / SNLI test / SST-5 dev. "

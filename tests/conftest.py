@@ -112,7 +112,7 @@ def lstm_path(request, monkeypatch):
     from allennlp_lstmfact.lm import lstm
 
     if request.param == "loop for low-rank W_h":
-        monkeypatch.setattr(lstm, "FACTORED_LOOP_MIN_HIDDEN", 0)
+        monkeypatch.setattr(lstm, "FACTORED_LOOP_MIN_HIDDEN", (0, 0))
     elif request.param == "loop everywhere":
         monkeypatch.setattr(lstm, "FUSED_KERNEL", False)
     return request.param

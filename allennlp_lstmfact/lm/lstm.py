@@ -40,11 +40,20 @@ LstmState = Tuple[torch.Tensor, torch.Tensor]
 # Run a W_h that is one matrix in torch's fused kernel (set to False to run every layer in the time loop,
 # whose products are all visible, e.g. to count FLOPs with torch.utils.flop_counter).
 FUSED_KERNEL = True
-# In inference, below this hidden size per thread (up to two threads) a low-rank W_h is multiplied out for
-# the fused kernel: the time loop's per-step cost (a dozen small ops, which more threads do not speed up)
-# exceeds the dense 4·hidden² product's. Measured (docs/performance.md, "Every LSTM of a model", 2 threads):
-# the loop is 2x slower for BiDAF's bidirectional 100-unit layer, faster for the AWD-LSTM's 1150.
-FACTORED_LOOP_MIN_HIDDEN = 384
+# In inference, below this hidden size (on one thread, on two or more) a low-rank W_h is multiplied out
+# for the fused kernel: the time loop's per-step cost (a dozen small ops, which more threads do not speed
+# up) exceeds the dense 4·hidden² product's. Measured (docs/performance.md, "A low-rank W_h in inference"):
+# on one thread the loop is faster from ESIM's 300 units, the kernel at 200 and at BiDAF's 100 with a
+# low-rank W_i; on two threads the kernel up to 400, the loop at the AWD-LSTM's 1150.
+FACTORED_LOOP_MIN_HIDDEN = (256, 768)
+
+
+def low_rank_state_runs_loop(hidden_size: int, needs_grad: bool) -> bool:
+    """
+    Whether a low-rank W_h runs the time loop (else U_h V_h multiplied out for the fused kernel):
+    always when it needs a gradient; in inference from `FACTORED_LOOP_MIN_HIDDEN` hidden units.
+    """
+    return needs_grad or hidden_size >= FACTORED_LOOP_MIN_HIDDEN[min(torch.get_num_threads(), 2) - 1]
 
 
 class LayerWeights(NamedTuple):
@@ -67,7 +76,7 @@ class LayerWeights(NamedTuple):
         if len(self.state_matrices) > 1:
             hidden_size = self.state_matrices[0].shape[0]
             needs_grad = torch.is_grad_enabled() and any(matrix.requires_grad for matrix in self.state_matrices)
-            if needs_grad or hidden_size >= FACTORED_LOOP_MIN_HIDDEN * min(torch.get_num_threads(), 2):
+            if low_rank_state_runs_loop(hidden_size, needs_grad):
                 return None
         # the product as (4·hidden × hidden) rows, contiguous: a transposed view costs the kernel 10-30 %
         state_weight = functools.reduce(torch.matmul, [matrix.t() for matrix in reversed(self.state_matrices)])
