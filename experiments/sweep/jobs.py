@@ -177,8 +177,8 @@ class SubprocessRunner:
 
 def stop_commands_on_sigterm(runner: SubprocessRunner) -> None:
     """
-    Make a SIGTERM of this process stop `runner`'s commands too (a stopped training keeps its
-    checkpoints, no run is marked done), then exit with status 143. Call from the main thread.
+    Make a SIGTERM of this process stop `runner`'s commands too (no run is marked done: the next
+    sweep runs the stopped ones again), then exit with status 143. Call from the main thread.
     """
     def stop(signum, frame):
         runner.stop_running(signum)
