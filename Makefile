@@ -40,17 +40,18 @@ EVIDENCE_WORKERS ?= $(shell nproc)
 $(CONTROL_ELMO): $(BILM)/weights.hdf5 | setup
 	$(PYTHON) -m scripts.untrained_lstm_elmo $(BILM)/options.json $(BILM)/weights.hdf5 -o $(dir $@) --seed 13370
 
-evidence-%: $(CONTROL_ELMO) | setup
-	$(PYTHON) -m scripts.sweep training_configs/sweeps/$*_unlabeled_bilm.json --csv docs/sweeps/$*_unlabeled_bilm.csv \
+# $(call sweep,GRID,CSV): run or resume training_configs/sweeps/GRID.json into docs/sweeps/CSV.csv
+sweep = $(PYTHON) -m scripts.sweep training_configs/sweeps/$(1).json --csv docs/sweeps/$(2).csv \
 	  --workers $(EVIDENCE_WORKERS) --threads 1
+
+evidence-%: $(CONTROL_ELMO) | setup
+	$(call sweep,$*_unlabeled_bilm,$*_unlabeled_bilm)
 
 evidence-sst5-lstm-mix: $(CONTROL_ELMO) | setup
-	$(PYTHON) -m scripts.sweep training_configs/sweeps/sst5_lstm_mix.json --csv docs/sweeps/sst5_lstm_mix.csv \
-	  --workers $(EVIDENCE_WORKERS) --threads 1
+	$(call sweep,sst5_lstm_mix,sst5_lstm_mix)
 
 evidence-wt2: setup
-	$(PYTHON) -m scripts.sweep training_configs/sweeps/wt2_cpu.json --csv docs/sweeps/wt2.csv \
-	  --workers $(EVIDENCE_WORKERS) --threads 1
+	$(call sweep,wt2_cpu,wt2)
 
 report: setup
 	$(PYTHON) -m scripts.make_report
