@@ -58,16 +58,25 @@ def contributions(rows: List[Dict[str, Any]]) -> Contributions:
                          char_cnn=paired_difference(char_cnn, no_elmo) if char_cnn and no_elmo else None)
 
 
-def share_of_lstm_contribution(baseline_mean: float, value_mean: float, lstm: Optional[PairedDifference],
-                               lower_is_better: bool) -> Optional[float]:
+def share_of_lstm_contribution(baseline: Dict[int, float], values: Dict[int, float],
+                               lstm: Optional[PairedDifference], lower_is_better: bool) -> Optional[float]:
     """
-    A compressed model's loss as a share of Δ_LSTM (0: nothing lost; 1: as if the LSTM were untrained);
-    `None` without Δ_LSTM or when Δ_LSTM is not positive.
+    A compressed model's loss as a share of Δ_LSTM (0: nothing lost; 1: as if the LSTM were untrained),
+    the loss paired with the baseline seed by seed; `None` without shared seeds or Δ_LSTM, or when
+    Δ_LSTM is not positive.
+
+    # Parameters
+
+    baseline, values : `Dict[int, float]`
+        The uncompressed and the compressed model's metric by seed, in display units.
+    lstm : `PairedDifference`, optional
+        Δ_LSTM (`contributions`), "better by" in display units.
+    lower_is_better : `bool`
     """
-    if lstm is None or lstm.mean <= 0:
+    loss = paired_difference(values, baseline) if lower_is_better else paired_difference(baseline, values)
+    if lstm is None or lstm.mean <= 0 or loss is None:
         return None
-    loss = (value_mean - baseline_mean) if lower_is_better else (baseline_mean - value_mean)
-    return loss / lstm.mean
+    return loss.mean / lstm.mean
 
 
 def contribution_lines(found: Contributions, unit: str) -> List[str]:

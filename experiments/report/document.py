@@ -50,7 +50,8 @@ DEFINITIONS = """## Definitions
 - **controls** (where a grid trains them): *no ELMo* (the task model without ELMo) and *char CNN
   only* (ELMo's trained character CNN with its LSTM weights as before training). Δ_ELMo = full −
   no ELMo; Δ_LSTM = full − char CNN only, what compressing the LSTM can lose at most; **loss /
-  Δ_LSTM** is a compressed model's loss (full − compressed, means over seeds) as a share of it.
+  Δ_LSTM** is a compressed model's loss (full − compressed, paired seed by seed, over the seeds
+  the compressed cell has) as a share of it.
 - **σ(‖W‖₁)** in the norm analysis: standard deviation of the per-row L1 norms (one row = one gate
   unit's weights) — Winata et al. 2019 do not define it.
 """

@@ -8,7 +8,7 @@ cell exists in its Table 1 (PTB) or Table 3 (SST-5, SNLI, SQuAD). Accuracy and F
 import csv
 import statistics
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 from experiments.markdown import MISSING, markdown_table
 from experiments.report.controls import CONTROL_NAMES, share_of_lstm_contribution
@@ -20,14 +20,16 @@ METHOD_ORDER = ["semi_nmf", "svd", "prune"]
 PUBLISHED = "Winata et al. 2019"  # heads the columns of the published numbers
 
 
-def mean_std(values: Sequence[float]) -> Tuple[Optional[float], Optional[float]]:
-    """Mean and sample standard deviation (`None` for fewer than two values)."""
+def mean_std(values: Union[Sequence[float], Mapping[int, float]]) -> Tuple[Optional[float], Optional[float]]:
+    """Mean and sample standard deviation (`None` for fewer than two values) of a list, or of a by-seed dict's values."""
+    if isinstance(values, Mapping):
+        values = list(values.values())
     if not values:
         return None, None
     return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else None
 
 
-def format_mean_std(values: Sequence[float], digits: int = 2) -> str:
+def format_mean_std(values: Union[Sequence[float], Mapping[int, float]], digits: int = 2) -> str:
     """`"54.12 ± 0.31"` over seeds, `"54.12"` for one, `"–"` for none."""
     mean, std = mean_std(values)
     if mean is None:
@@ -47,15 +49,15 @@ def _number(value: Optional[float], digits: int) -> str:
 
 @dataclass
 class SummaryRow:
-    """One line of a table: the runs of a method × target × rank, over seeds, in display units."""
+    """One line of a table: the runs of a method × target × rank, over seeds, in display units (metric values by seed)."""
 
     method: str
     target: str
     rank: Optional[int]
     params: List[float] = field(default_factory=list)
-    value: List[float] = field(default_factory=list)
+    value: Dict[int, float] = field(default_factory=dict)
     efficiency: List[float] = field(default_factory=list)
-    value_finetuned: List[float] = field(default_factory=list)
+    value_finetuned: Dict[int, float] = field(default_factory=dict)
     efficiency_finetuned: List[float] = field(default_factory=list)
     forward_ratio: List[float] = field(default_factory=list)
     test_seconds: List[float] = field(default_factory=list)
@@ -95,10 +97,10 @@ def summarize(rows: List[Dict[str, Any]], paper_task: Optional[str] = None) -> L
         value = row["value"] * scale
         _append(line.params, row["params"])
         if row["fine_tuned"]:
-            line.value_finetuned.append(value)
+            line.value_finetuned[row["seed"]] = value
             _append(line.efficiency_finetuned, row["efficiency"])
         else:
-            line.value.append(value)
+            line.value[row["seed"]] = value
             _append(line.efficiency, row["efficiency"])
             _append(line.forward_ratio, row["forward_ratio"])
             _append(line.test_seconds, row.get("test_seconds"))
@@ -140,12 +142,10 @@ def table_columns(summary: List[SummaryRow], metric: str, paper_task: Optional[s
         Δ_LSTM (`experiments.report.controls`): each compressed line's loss is shown as its share.
     lower_is_better : `bool`, optional (default = `False`)
     """
-    baseline = next((mean_std(line.value)[0] for line in summary if line.method == "none"), None)
+    baseline = next((line.value for line in summary if line.method == "none"), {})
 
-    def lstm_share(values: List[float]) -> str:
-        if baseline is None or not values:
-            return MISSING
-        share = share_of_lstm_contribution(baseline, mean_std(values)[0], lstm_contribution, lower_is_better)
+    def lstm_share(values: Dict[int, float]) -> str:
+        share = share_of_lstm_contribution(baseline, values, lstm_contribution, lower_is_better)
         return MISSING if share is None else f"{100 * share:.0f} %"
 
     def published(attribute: str, digits: int) -> List[str]:

@@ -53,7 +53,7 @@ def test_table_in_the_format_of_winata2019(tiny_csv, tmp_path):
 
 def test_perplexity_is_not_scaled():
     rows = [dict(row("none", 1, 58.3), metric="perplexity", lower_is_better=True)]
-    assert summarize(rows)[0].value == [58.3]
+    assert summarize(rows)[0].value == {1: 58.3}
 
 
 def test_controls_follow_the_baseline_and_losses_are_shares_of_the_lstm_contribution():
@@ -88,3 +88,16 @@ def test_the_figure_draws_the_baseline_and_controls_as_lines(tmp_path):
             row("svd", 1, 0.45, 2)]
     path = plot_metric_vs_rank(rows, str(tmp_path / "f.png"), "toy", "accuracy (%)")
     assert (tmp_path / "f.png").stat().st_size > 1000 and path.endswith("f.png")
+
+
+def test_a_cell_missing_a_seed_is_compared_with_the_baseline_of_its_own_seeds():
+    from experiments.report.controls import contributions
+
+    rows = [*(row("none", seed, value) for seed, value in ((1, 0.50), (2, 0.52), (3, 0.57))),
+            *(dict(row("char_cnn_only", seed, value), target="") for seed, value in ((1, 0.46), (2, 0.48), (3, 0.53))),
+            row("svd", 1, 0.49, 10), row("svd", 2, 0.51, 10)]
+    found = contributions(rows)
+    assert found.lstm.mean == pytest.approx(4.0)
+    columns = dict(table_columns(summarize(rows), "accuracy (%)", None, found.lstm))
+    # seeds 1 and 2 lose 1 point each: 25 % of Δ_LSTM (the unpaired 53.00 − 50.00 would say 75 %)
+    assert columns["loss / Δ_LSTM w/o FT"][-1] == "25 %"
