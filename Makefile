@@ -7,7 +7,7 @@ VENV ?= .venv
 PYTHON := $(VENV)/bin/python
 export LSTMFACT_DATA ?= $(if $(wildcard ../shared/data),$(abspath ../shared/data),)
 
-.PHONY: setup demo test test-fast clean report evidence-wt2 evidence-sst5-lstm-mix
+.PHONY: setup demo test test-fast clean report evidence-wt2
 
 setup: $(VENV)/.installed
 
@@ -31,6 +31,7 @@ clean:
 #   make evidence-sst5 / evidence-snli / evidence-squad   BCN, ESIM, BiDAF with the project's biLM
 #                                                          (artifacts/bilm_unlabeled), controls included
 #   make evidence-sst5-lstm-mix                            BCN whose ELMo mix is its LSTM layers only (ELMO_MIX)
+#   make evidence-sst5-probe                               a linear probe of ELMo's LSTM layers (no context of its own)
 #   make evidence-wt2                                      the AWD-LSTM CPU preset on WikiText-2 (Table 2)
 #   make report                                            docs/results.md from the committed CSVs
 BILM := artifacts/bilm_unlabeled
@@ -47,8 +48,11 @@ sweep = $(PYTHON) -m scripts.sweep training_configs/sweeps/$(1).json --csv docs/
 evidence-%: $(CONTROL_ELMO) | setup
 	$(call sweep,$*_unlabeled_bilm,$*_unlabeled_bilm)
 
-evidence-sst5-lstm-mix: $(CONTROL_ELMO) | setup
-	$(call sweep,sst5_lstm_mix,sst5_lstm_mix)
+# Grids beside the standard SST-5 one, named as their spec with - for _ (evidence-sst5-lstm-mix: sst5_lstm_mix.json).
+EVIDENCE_SST5_VARIANTS := evidence-sst5-lstm-mix evidence-sst5-probe
+.PHONY: $(EVIDENCE_SST5_VARIANTS)
+$(EVIDENCE_SST5_VARIANTS): evidence-%: $(CONTROL_ELMO) | setup
+	$(call sweep,$(subst -,_,$*),$(subst -,_,$*))
 
 evidence-wt2: setup
 	$(call sweep,wt2_cpu,wt2)

@@ -10,24 +10,10 @@ function(compression, small=false)
   local word_dim = if small then 50 else 300;
   local hidden = if small then 64 else 300;
   local max_train = if small then std.parseInt(std.extVar("MAX_TRAIN_INSTANCES")) else 0;
-  local reader(max_instances) = {
-    type: "sst_tokens",
-    granularity: "5-class",
-    [if max_instances > 0 then "max_instances"]: max_instances,
-    token_indexers: {
-      tokens: { type: "single_id", lowercase_tokens: true },
-    } + (if elmo.used then { elmo: { type: "elmo_characters" } } else {}),
-  };
-  {
+  (import "sst5.libsonnet")(max_train, words=true, elmo_characters=elmo.used) + {
     random_seed: lib.seed,
     numpy_seed: lib.seed,
     pytorch_seed: lib.seed,
-    dataset_reader: reader(max_train),
-    validation_dataset_reader: reader(0),
-    train_data_path: lib.data("sst/train.txt", "https://allennlp.s3.amazonaws.com/datasets/sst/train.txt"),
-    validation_data_path: lib.data("sst/dev.txt", "https://allennlp.s3.amazonaws.com/datasets/sst/dev.txt"),
-    test_data_path: lib.data("sst/test.txt", "https://allennlp.s3.amazonaws.com/datasets/sst/test.txt"),
-    evaluate_on_test: true,
     model: lib.with_compressed_elmo({
       type: "bcn",
       text_field_embedder: { token_embedders: { tokens: {
