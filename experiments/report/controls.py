@@ -11,9 +11,11 @@ its baseline (`GridSpec.controls`), seed by seed:
 Differences are "better by" in display units (accuracy points; perplexity lower is better).
 """
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional
+import statistics
+from typing import Any, Dict, List, Optional, Tuple
 
-from experiments.report.paired import HOLDS, PairedDifference, paired_difference
+from experiments.markdown import MISSING, markdown_table
+from experiments.report.paired import FAILS, HOLDS, PairedDifference, paired_difference
 
 NO_ELMO, CHAR_CNN_ONLY = "no_elmo", "char_cnn_only"
 CONTROL_NAMES = {NO_ELMO: "no ELMo (control)", CHAR_CNN_ONLY: "char CNN only, LSTM untrained (control)"}
@@ -92,3 +94,39 @@ def contribution_lines(found: Contributions, unit: str) -> List[str]:
     elif found.elmo is not None and found.char_cnn is not None:
         lines.append(f"the char CNN's share of what ELMo adds: none stated (Δ_ELMo: {found.elmo.verdict})")
     return lines
+
+
+def _short(difference: Optional[PairedDifference]) -> str:
+    if difference is None:
+        return MISSING
+    spread = "" if difference.standard_error is None else f" ± {difference.standard_error:.2f}"
+    verdict = {HOLDS: "above 0", FAILS: "below 0"}.get(difference.verdict, difference.verdict)
+    return f"{difference.mean:+.2f}{spread} ({verdict})"
+
+
+def contributions_table(grids: List[Tuple[str, List[Dict[str, Any]]]]) -> Optional[str]:
+    """
+    One Markdown line per grid that trained both controls: the full model and the controls (means
+    over seeds, display units), Δ_ELMo and Δ_LSTM (paired, ± SE, with their verdicts) and the char
+    CNN's share of Δ_ELMo; `None` when no grid has both controls.
+
+    # Parameters
+
+    grids : `List[Tuple[str, List[Dict[str, Any]]]]`
+        (name, rows of its sweep CSV) per grid.
+    """
+    lines = []
+    for name, rows in grids:
+        found = contributions(rows)
+        if found.elmo is None or found.lstm is None:
+            continue
+        sign = -1.0 if rows[0]["lower_is_better"] else 1.0
+        means = [f"{sign * statistics.fmean(_by_seed(rows, method).values()):.2f}"
+                 for method in ("none", CHAR_CNN_ONLY, NO_ELMO)]
+        share = MISSING if found.char_cnn_share is None else f"{100 * found.char_cnn_share:.0f} %"
+        lines.append([name, rows[0]["metric"], *means, _short(found.elmo), _short(found.lstm), share,
+                      str(found.lstm.n)])
+    if not lines:
+        return None
+    return markdown_table(["grid", "metric", "full", "char CNN only", "no ELMo", "Δ_ELMo", "Δ_LSTM",
+                           "char CNN share of Δ_ELMo", "seeds"], lines, text_columns=2)

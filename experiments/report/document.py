@@ -14,7 +14,7 @@ from allennlp_lstmfact.atomic import write_atomically
 from experiments.markdown import markdown_table
 from experiments.norms import NORM_METHODS, analyze, load_lstm_module, mean_norms, read_records
 from experiments.plotting import pyplot, save_figure
-from experiments.report.controls import contribution_lines, contributions
+from experiments.report.controls import contribution_lines, contributions, contributions_table
 from experiments.report.findings import nuclear_norm_finding, sweep_findings
 from experiments.report.tables import (
     METHOD_NAMES, display_scale, mean_std, summarize, summary_table, table_columns, write_summary_csv)
@@ -56,6 +56,13 @@ DEFINITIONS = """## Definitions
   unit's weights) — Winata et al. 2019 do not define it.
 """
 
+CONTRIBUTIONS_INTRO = """## What ELMo, and its LSTM, contribute per grid
+
+From the controls each grid trained beside its full model (sections below): means over seeds; each
+Δ paired seed by seed, ± one standard error, above or below 0 by two standard errors or within
+noise. Δ_LSTM is the most that compressing ELMo's LSTM can lose.
+
+"""
 
 RELATED_DOCUMENTS = {
     "lm_methods.md": "every method of the three papers (Winata et al. 2019, Gupta et al. 2024, Chen et al. 2018) "
@@ -211,6 +218,10 @@ def write_report(sweep_csvs: List[str], output: str = "docs/results.md", figures
     doc_dir = os.path.dirname(os.path.abspath(output))
     norm_jsons = sorted(glob.glob(os.path.join(figures_dir, "norms_*.json"))) if norm_jsons is None else norm_jsons
     parts = [HEADER]
+    grids = [read_rows(path) for path in sorted(sweep_csvs)]
+    overview = contributions_table([(rows[0]["task"], rows) for rows in grids if rows])
+    if overview:
+        parts.append(CONTRIBUTIONS_INTRO + overview + "\n")
     if sweep_csvs:
         parts += [task_section(path, figures_dir, doc_dir) for path in sorted(sweep_csvs)]
     else:

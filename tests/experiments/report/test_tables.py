@@ -101,3 +101,17 @@ def test_a_cell_missing_a_seed_is_compared_with_the_baseline_of_its_own_seeds():
     columns = dict(table_columns(summarize(rows), "accuracy (%)", None, found.lstm))
     # seeds 1 and 2 lose 1 point each: 25 % of Δ_LSTM (the unpaired 53.00 − 50.00 would say 75 %)
     assert columns["loss / Δ_LSTM w/o FT"][-1] == "25 %"
+
+
+def test_the_overview_lists_each_grid_with_both_controls():
+    from experiments.report.controls import contributions_table
+
+    rows = [*(row("none", seed, value) for seed, value in ((1, 0.50), (2, 0.52), (3, 0.51))),
+            *(dict(row("char_cnn_only", seed, value), target="") for seed, value in ((1, 0.45), (2, 0.46), (3, 0.46))),
+            *(dict(row("no_elmo", seed, value), target="") for seed, value in ((1, 0.52), (2, 0.55), (3, 0.54)))]
+    table = contributions_table([("sst5", rows), ("no controls", rows[:3])]).splitlines()
+    assert len(table) == 3  # header, rule, one grid
+    # Δ_ELMo: -2, -3, -3 (ELMo hurts, by > 2 SE); Δ_LSTM: 5, 6, 5; no char CNN share of a negative Δ_ELMo
+    assert table[2] == ("| sst5 | accuracy | 51.00 | 45.67 | 53.67 | -2.67 ± 0.33 (below 0) | +5.33 ± 0.33 (above 0) "
+                        "| – | 3 |")
+    assert contributions_table([("no controls", rows[:3])]) is None
