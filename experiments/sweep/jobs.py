@@ -9,11 +9,13 @@ repository root (`experiments.REPO_ROOT`).
 Layout: `<out>/<task>/<run>/` with `train/` (the serialization dir), `compressed.tar.gz`,
 `test_metrics.json`, `measure.json`, `logs/<step>.log` and, when the run is complete,
 `result.json`. A run whose `result.json` exists is skipped (resume); a training or compression
-whose output exists is not repeated.
+whose output exists is not repeated, and a training stopped after a checkpoint goes on from it
+(`allennlp train --recover`).
 
 This module imports neither torch nor allennlp: it also runs inside Ray workers.
 """
 import concurrent.futures
+import glob
 import json
 import os
 import signal
@@ -74,12 +76,22 @@ class Step:
         Variables set for the command on top of the worker's environment.
     reuse_output : `str`, optional
         A file the command writes last; when it exists the step is not run again.
+    resume : `Tuple[str, List[str]]`, optional
+        (a glob, a command): a stopped run of this step left files that match the glob (a training's
+        checkpoints), and the command continues from them; `run_job` runs the step as `command`
+        when the resuming one fails (e.g. its config changed since).
     """
 
     name: str
     command: List[str]
     env: Dict[str, str] = field(default_factory=dict)
     reuse_output: Optional[str] = None
+    resume: Optional[Tuple[str, List[str]]] = None
+
+    @property
+    def resume_command(self) -> Optional[List[str]]:
+        """The command that continues a stopped run of this step, when one left its files; else `None`."""
+        return self.resume[1] if self.resume and glob.glob(self.resume[0]) else None
 
 
 @dataclass
@@ -214,8 +226,15 @@ def run_job(job: Job, runner: CommandRunner) -> Dict:
     for step in job.steps:
         if step.reuse_output and os.path.exists(step.reuse_output):
             continue
-        start = time.perf_counter()
-        runner(step.command, step.env, os.path.join(job.run_dir, "logs", f"{step.name}.log"))
+        start, log_file = time.perf_counter(), os.path.join(job.run_dir, "logs", f"{step.name}.log")
+        resume_command = step.resume_command
+        try:
+            runner(resume_command or step.command, step.env, log_file)
+        except StepFailed:
+            if resume_command is None:
+                raise
+            # the stopped run could not be continued: run the step anew (its log is overwritten)
+            runner(step.command, step.env, log_file)
         seconds[step.name] = round(time.perf_counter() - start, 3)
     result = {
         "run": job.name, "seed": job.seed, "cell": None if job.cell is None else asdict(job.cell),
@@ -322,11 +341,15 @@ class SweepPlan(StagedPlan):
         return env
 
     def _train(self, config: str, run_dir: str, env: Dict[str, str], overrides: Dict) -> Step:
-        command = ["allennlp", "train", config, "-s", os.path.join(run_dir, "train"), "--force"]
+        serialization_dir = os.path.join(run_dir, "train")
+        command = ["allennlp", "train", config, "-s", serialization_dir]
         if overrides:
             command += ["-o", json.dumps(overrides)]
-        # `allennlp train` writes metrics.json after the archive: a model.tar.gz without it is a stopped archiving
-        return Step("train", command, env, reuse_output=os.path.join(run_dir, "train", "metrics.json"))
+        # a training stopped after a checkpoint (AllenNLP's training_state_e<epochs>_b<batches>.th) goes on with
+        # --recover; `allennlp train` writes metrics.json after the archive: a model.tar.gz without it is a
+        # stopped archiving
+        return Step("train", [*command, "--force"], env, reuse_output=os.path.join(serialization_dir, "metrics.json"),
+                    resume=(os.path.join(serialization_dir, "training_state_e*.th"), [*command, "--recover"]))
 
     def _evaluate_and_measure(self, archive: str, run_dir: str, env: Dict[str, str], reference: str) -> List[Step]:
         overrides = ["-o", json.dumps(self.spec.evaluate_overrides)] if self.spec.evaluate_overrides else []

@@ -28,6 +28,17 @@ def test_tiny_cell_end_to_end_and_its_report(elmo_env, tmp_path):
     assert "forward_layer_1.state_linearity | 128x16 | svd | 2 |" in (
         tmp_path / "runs" / "tiny" / "svd-W_h-r2-s1" / "logs" / "compress.log").read_text()
 
+    # the baseline stopped after its first epoch's checkpoint: the next sweep trains its second epoch only
+    train = tmp_path / "runs" / "tiny" / "baseline-s1" / "train"
+    for stale in ("../result.json", "metrics.json", "model.tar.gz", "model_state_e2_b0.th", "training_state_e2_b0.th"):
+        (train / stale).unlink()
+    assert not run_sweep(spec, str(tmp_path / "runs"), str(tmp_path / "tiny.csv"), workers=1, threads=1,
+                         progress=False).failed
+    log = (train.parent / "logs" / "train.log").read_text()
+    # AllenNLP goes over epoch 0's batches without training on them, then trains and validates epoch 1
+    assert log.splitlines()[0].endswith("--recover") and log.count("Validating") == 1 and "Epoch 1/1" in log
+    assert (train / "model.tar.gz").exists() and len(read_rows(str(tmp_path / "tiny.csv"))) == 2
+
     report = write_report([result.csv_path], str(tmp_path / "results.md"), str(tmp_path / "figures"), norm_jsons=[])
     text = open(report).read()
     assert "| SVD W_h (r=2) |" in text and "scale: tiny fixture" in text and "(CPU only)" in text

@@ -6,7 +6,7 @@ import pytest
 
 from allennlp_lstmfact.core import efficiency
 from experiments.sweep.grid import GridError, GridSpec
-from experiments.sweep.jobs import command_environment, describe_plan, HIDDEN_PATH_VARIABLE, SweepPlan
+from experiments.sweep.jobs import command_environment, describe_plan, HIDDEN_PATH_VARIABLE, StepFailed, SweepPlan
 from experiments.sweep.results import read_metadata, read_rows
 from experiments.sweep.runner import run_sweep
 from tests.experiments.sweep.fakes import BASELINE_PARAMS, FakeRunner
@@ -63,6 +63,29 @@ def test_a_training_stopped_while_archiving_is_trained_again(tmp_path):
     resumed = FakeRunner()
     sweep(tmp_path, resumed)
     assert [call[1] if call[1] != "-m" else "measure" for call in resumed.calls] == ["train", "evaluate", "measure"]
+
+
+class RecoverFails(FakeRunner):
+    """`allennlp train --recover` fails (as when the config changed since the stop)."""
+
+    def __call__(self, command, env, log_file):
+        if "--recover" in command:
+            self.calls.append(command)
+            raise StepFailed("recover refused")
+        super().__call__(command, env, log_file)
+
+
+@pytest.mark.parametrize("runner, trains", [(FakeRunner, ["--recover"]), (RecoverFails, ["--recover", "--force"])])
+def test_a_training_stopped_after_a_checkpoint_goes_on_from_it(tmp_path, runner, trains):
+    sweep(tmp_path, FakeRunner())
+    baseline = tmp_path / "runs" / "toy" / "baseline-s1"
+    for name in ("result.json", "train/metrics.json", "train/model.tar.gz"):
+        os.remove(baseline / name)
+    (baseline / "train" / "training_state_e1_b0.th").touch()
+    resumed = runner()
+    assert not sweep(tmp_path, resumed).failed
+    assert [call[-1] for call in resumed.calls if call[1] == "train"] == trains
+    assert [call[1] for call in resumed.calls if call[1] != "train"] == ["evaluate", "-m"]  # then evaluate, measure
 
 
 def test_collect_writes_the_finished_runs_and_names_the_others(tmp_path):
