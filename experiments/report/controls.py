@@ -10,8 +10,8 @@ its baseline (`GridSpec.controls`), seed by seed:
 
 Differences are "better by" in display units (accuracy points; perplexity lower is better).
 """
-from dataclasses import dataclass
 import statistics
+from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Tuple
 
 from experiments.markdown import MISSING, markdown_table
