@@ -10,7 +10,7 @@ function(compression, small=false)
   local word_dim = if small then 50 else 300;
   local hidden = if small then 64 else 300;
   local max_train = if small then std.parseInt(std.extVar("MAX_TRAIN_INSTANCES")) else 0;
-  (import "sst5.libsonnet")(max_train, words=true, elmo_characters=elmo.used) + {
+  (import "sst5.libsonnet")(max_train, elmo_characters=elmo.used) + {
     random_seed: lib.seed,
     numpy_seed: lib.seed,
     pytorch_seed: lib.seed,

@@ -7,7 +7,7 @@ local lib = import "../lib/lstmfact.libsonnet";
 local elmo = lib.elmo("small");
 local word_dim = 50;
 
-(import "sst5.libsonnet")(std.parseInt(std.extVar("MAX_TRAIN_INSTANCES")), words=true, elmo_characters=elmo.used) + {
+(import "sst5.libsonnet")(std.parseInt(std.extVar("MAX_TRAIN_INSTANCES")), elmo_characters=elmo.used) + {
   random_seed: lib.seed,
   numpy_seed: lib.seed,
   pytorch_seed: lib.seed,

@@ -1,14 +1,14 @@
 // SST-5 (5-class sentences) for the classification configs: readers, data and the test set.
-//   max_train: training sentences (0 = all 8,544);  words: read word ids ("tokens");
-//   elmo_characters: read ELMo's character ids ("elmo").
+//   max_train: training sentences (0 = all 8,544);  elmo_characters: read ELMo's character ids
+//   ("elmo") beside the word ids ("tokens").
 local lib = import "../lib/lstmfact.libsonnet";
 
-function(max_train, words, elmo_characters)
+function(max_train, elmo_characters)
   local reader(max_instances) = {
     type: "sst_tokens",
     granularity: "5-class",
     [if max_instances > 0 then "max_instances"]: max_instances,
-    token_indexers: (if words then { tokens: { type: "single_id", lowercase_tokens: true } } else {})
+    token_indexers: { tokens: { type: "single_id", lowercase_tokens: true } }
                     + (if elmo_characters then { elmo: { type: "elmo_characters" } } else {}),
   };
   {
